@@ -1,0 +1,9 @@
+module github.com/nspawn/nspawn
+
+go 1.26.8
+
+require (
+	github.com/cyphar/filepath-securejoin v0.7.0
+	github.com/spf13/pflag v1.1.0
+	golang.org/x/sys v0.49.0
+)

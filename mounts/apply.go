@@ -1,0 +1,188 @@
+package mounts
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+)
+
+// Prepare readies the child's fresh mount namespace for the tree at root:
+// nothing we mount propagates back to the host (MS_SLAVE, as systemd-nspawn
+// does, so host unmounts still reach us), and the tree becomes a mount point
+// of its own so pivot_root can make it /.
+func Prepare(root string) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make / a slave mount: %w", err)
+	}
+	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s onto itself: %w", root, err)
+	}
+	return nil
+}
+
+// Apply carries out steps in order inside the tree at root.
+func Apply(root string, steps []Step) error {
+	for _, s := range steps {
+		if err := apply(root, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func apply(root string, s Step) error {
+	switch s.Kind {
+	case KindFS:
+		dst, err := mountPoint(root, s.Target, true)
+		if err != nil {
+			return err
+		}
+		if err := unix.Mount(s.Source, dst, s.FSType, s.Flags, s.Data); err != nil {
+			return fmt.Errorf("mount %s on %s: %w", s.FSType, s.Target, err)
+		}
+	case KindBind:
+		return bind(root, s)
+	case KindReadOnly:
+		return readOnly(root, s.Target)
+	case KindDevices:
+		dir, err := InTree(root, s.Target)
+		if err != nil {
+			return err
+		}
+		for _, name := range s.Devices {
+			if err := copyDevice(name, filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		}
+	case KindSymlink:
+		parent, err := InTree(root, filepath.Dir(s.Target))
+		if err != nil {
+			return err
+		}
+		if err := unix.Symlink(s.Source, filepath.Join(parent, filepath.Base(s.Target))); err != nil {
+			return fmt.Errorf("symlink %s -> %s: %w", s.Target, s.Source, err)
+		}
+	default:
+		return fmt.Errorf("unknown mount step %q", s.Kind)
+	}
+	return nil
+}
+
+// InTree resolves path, absolute inside the container, to a host path below
+// root, following symlinks as if root were / so a tree cannot point a mount
+// at the host's own directories (CVE-2021-30465 class).
+func InTree(root, path string) (string, error) {
+	p, err := securejoin.SecureJoin(root, path)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s in the tree: %w", path, err)
+	}
+	return p, nil
+}
+
+// mountPoint resolves target in the tree and creates it when missing: a
+// directory when dir is set, an empty file otherwise. systemd-nspawn creates
+// missing mount points the same way; they stay behind in the tree.
+func mountPoint(root, target string, dir bool) (string, error) {
+	p, err := InTree(root, target)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return p, nil
+	}
+	if dir {
+		err = os.MkdirAll(p, 0o755)
+	} else if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+		var f *os.File
+		if f, err = os.OpenFile(p, os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW, 0o644); err == nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("create mount point %s: %w", target, err)
+	}
+	return p, nil
+}
+
+// bind attaches a copy of the source's mount tree at the target. The source
+// is opened once (open_tree), made read-only before it becomes visible, and
+// moved into place, so no window exists in which it is writable.
+func bind(root string, s Step) error {
+	src := s.Source
+	if s.SourceInTree {
+		var err error
+		if src, err = InTree(root, s.Source); err != nil {
+			return err
+		}
+	}
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if s.Recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, src, flags)
+	if err != nil {
+		return fmt.Errorf("open bind source %s: %w", s.Source, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat bind source %s: %w", s.Source, err)
+	}
+	dst, err := mountPoint(root, s.Target, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	if err != nil {
+		return err
+	}
+	if s.ReadOnly {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("make bind of %s read-only: %w", s.Source, err)
+		}
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("bind %s on %s: %w", s.Source, s.Target, err)
+	}
+	return nil
+}
+
+// readOnly makes target read-only in place. A path that is not a mount point
+// yet (/proc/sys) is first bound onto itself; the root is one already.
+// mount_setattr changes only the read-only bit, keeping nosuid/nodev/noexec.
+func readOnly(root, target string) error {
+	p, err := InTree(root, target)
+	if err != nil {
+		return err
+	}
+	if target != "/" {
+		if err := unix.Mount(p, p, "", unix.MS_BIND, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				return nil // not every kernel has every /proc file
+			}
+			return fmt.Errorf("bind %s onto itself: %w", target, err)
+		}
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(unix.AT_FDCWD, p, 0, &attr); err != nil {
+		return fmt.Errorf("make %s read-only: %w", target, err)
+	}
+	return nil
+}
+
+// PivotRoot makes root the new / and detaches the old root entirely. The
+// pivot_root(".", ".") form stacks the old root on the new one, so nothing
+// has to be created in the tree for it.
+func PivotRoot(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("chdir %s: %w", root, err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root into %s: %w", root, err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach the old root: %w", err)
+	}
+	return unix.Chdir("/")
+}

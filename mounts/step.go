@@ -1,0 +1,43 @@
+// Package mounts builds and carries out the container's filesystem: a list
+// of typed steps (the bubblewrap model), applied in order by one loop in the
+// child's new mount namespace, then pivot_root into the tree.
+package mounts
+
+// Kind says what a Step does.
+type Kind string
+
+const (
+	// KindFS mounts a fresh filesystem (proc, sysfs, tmpfs, devpts, mqueue).
+	KindFS Kind = "fs"
+	// KindBind bind-mounts Source onto Target.
+	KindBind Kind = "bind"
+	// KindReadOnly makes the existing Target read-only in place (binding it
+	// onto itself first when it is not a mount point yet).
+	KindReadOnly Kind = "ro"
+	// KindDevices creates the device nodes named in Devices under Target.
+	KindDevices Kind = "devices"
+	// KindSymlink creates Target as a symlink pointing at Source.
+	KindSymlink Kind = "symlink"
+)
+
+// Step is one filesystem operation. Targets are absolute paths inside the
+// container; Apply resolves them within the tree without following
+// symlinks out of it.
+type Step struct {
+	Kind   Kind   `json:"k"`
+	Source string `json:"s,omitempty"`
+	Target string `json:"t"`
+	// FSType and Data are mount(2)'s filesystemtype and data for KindFS.
+	FSType string `json:"f,omitempty"`
+	Data   string `json:"d,omitempty"`
+	// Flags are MS_* flags for KindFS.
+	Flags uintptr `json:"fl,omitempty"`
+	// ReadOnly and Recursive apply to KindBind.
+	ReadOnly  bool `json:"ro,omitempty"`
+	Recursive bool `json:"r,omitempty"`
+	// SourceInTree means Source is a path inside the tree (systemd-nspawn's
+	// "+" prefix), not on the host.
+	SourceInTree bool `json:"st,omitempty"`
+	// Devices lists node names for KindDevices ("null", "zero", ...).
+	Devices []string `json:"dv,omitempty"`
+}

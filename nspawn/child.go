@@ -1,0 +1,185 @@
+package nspawn
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/mounts"
+	"github.com/nspawn/nspawn/network"
+)
+
+// The child stage's inherited fds (ExtraFiles in run).
+const (
+	planFD   = 3
+	statusFD = 4
+)
+
+// IsChild tells main whether this process is the re-executed child stage.
+func IsChild() bool { return len(os.Args) > 0 && os.Args[0] == childArg0 }
+
+// stageError is a setup failure with the exit status nspawn reports for it:
+// 1 for nspawn's own failures, 126/127 where exec failed, as a shell does.
+type stageError struct {
+	status int
+	err    error
+}
+
+func (e *stageError) Error() string { return e.err.Error() }
+
+// Child runs inside the new namespaces as their PID 1: it carries out the
+// plan and becomes the payload (or its stub init). It never returns.
+func Child() {
+	// A short-lived setup stage: collecting garbage would only cost time.
+	debug.SetGCPercent(-1)
+	status := os.NewFile(statusFD, "status")
+	err := setupAndExec(status)
+	code := 1
+	var se *stageError
+	if errors.As(err, &se) {
+		code = se.status
+	}
+	status.Write(append([]byte{byte(code)}, err.Error()...))
+	os.Exit(code)
+}
+
+func setupAndExec(status *os.File) error {
+	// Only the payload's stdio may cross exec: every other fd nspawn was
+	// given or opened closes then (CVE-2024-21626 class).
+	if err := unix.CloseRange(planFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
+	var plan Plan
+	planFile := os.NewFile(planFD, "plan")
+	if err := json.NewDecoder(planFile).Decode(&plan); err != nil {
+		return fmt.Errorf("read the plan: %w", err)
+	}
+	planFile.Close()
+
+	// Modes come from the plan, not from whatever umask nspawn inherited.
+	unix.Umask(0)
+	if err := mounts.Prepare(plan.Root); err != nil {
+		return err
+	}
+	if err := mounts.Apply(plan.Root, plan.Mounts); err != nil {
+		return err
+	}
+	if err := mounts.PivotRoot(plan.Root); err != nil {
+		return err
+	}
+	if err := unix.Sethostname([]byte(plan.Hostname)); err != nil {
+		return fmt.Errorf("set hostname %s: %w", plan.Hostname, err)
+	}
+	if plan.PrivateNetwork {
+		if err := network.LoopbackUp(); err != nil {
+			return err
+		}
+	}
+	unix.Umask(0o022)
+
+	path, err := findExecutable(plan.Argv[0], lookupEnv(plan.Env, "PATH"), plan.Chdir)
+	if err != nil {
+		return err
+	}
+	argv := append([]string(nil), plan.Argv...)
+	if plan.Argv0 != "" {
+		argv[0] = plan.Argv0
+	}
+	if plan.AsPID2 {
+		return stubInit(&plan, path, argv, status)
+	}
+	if err := becomeUser(&plan, status); err != nil {
+		return err
+	}
+	if err := unix.Exec(path, argv, plan.Env); err != nil {
+		return execError(plan.Argv[0], err)
+	}
+	return nil
+}
+
+// becomeUser switches to the plan's user and working directory. Changing
+// credentials clears the parent-death signal (commit_creds), so it is set
+// again, and nspawn's liveness is checked once more after that.
+func becomeUser(plan *Plan, status *os.File) error {
+	u := plan.User
+	if u.UID != 0 || u.GID != 0 || len(u.Groups) > 0 {
+		groups := make([]int, len(u.Groups))
+		for i, g := range u.Groups {
+			groups[i] = int(g)
+		}
+		if err := unix.Setgroups(groups); err != nil {
+			return fmt.Errorf("set supplementary groups of %s: %w", u.Name, err)
+		}
+		if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+			return fmt.Errorf("set group %d: %w", u.GID, err)
+		}
+		if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+			return fmt.Errorf("set user %s: %w", u.Name, err)
+		}
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("set parent-death signal: %w", err)
+		}
+		if !parentAlive(status) {
+			os.Exit(1)
+		}
+	}
+	dir := plan.Chdir
+	if dir == "" {
+		dir = "/"
+	}
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("--chdir=%s: cannot enter it inside the container: %w", dir, err)
+	}
+	return nil
+}
+
+// parentAlive tells whether nspawn still holds the read end of the status
+// pipe: a pipe's write end polls POLLERR once no reader is left.
+func parentAlive(status *os.File) bool {
+	fds := []unix.PollFd{{Fd: int32(status.Fd()), Events: 0}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && (n == 0 || fds[0].Revents&unix.POLLERR == 0)
+}
+
+// findExecutable looks name up as execvp(3) would, in the container's PATH,
+// so "command not found" can be told apart from the command failing.
+func findExecutable(name, path, dir string) (string, error) {
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) && dir != "" {
+			p = filepath.Join(dir, p)
+		}
+		if err := unix.Access(p, unix.X_OK); err != nil {
+			return "", execError(name, err)
+		}
+		return name, nil
+	}
+	for _, d := range filepath.SplitList(path) {
+		p := filepath.Join(d, name)
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", &stageError{127, fmt.Errorf("%s: command not found in the container (PATH=%s)", name, path)}
+}
+
+// execError turns exec's errno into the message and status a shell gives.
+func execError(name string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		if unix.Access(name, unix.F_OK) == nil {
+			return &stageError{127, fmt.Errorf("%s: cannot execute: its interpreter or dynamic loader is missing in the container", name)}
+		}
+		return &stageError{127, fmt.Errorf("%s: command not found in the container", name)}
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOEXEC), errors.Is(err, unix.EISDIR):
+		return &stageError{126, fmt.Errorf("%s: cannot execute: %v", name, err)}
+	}
+	return &stageError{126, fmt.Errorf("execute %s: %w", name, err)}
+}

@@ -1,0 +1,93 @@
+package nspawn
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// hostNameMax is Linux's HOST_NAME_MAX.
+const hostNameMax = 64
+
+// validHostname follows systemd's hostname_is_valid(): dot-separated labels
+// of letters, digits, '-' and '_', none empty, at most 64 characters.
+func validHostname(s string) bool {
+	if s == "" || len(s) > hostNameMax {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// machineName is -M, or the tree's base name made into a valid hostname
+// (invalid characters dropped, cut to 64), as systemd-nspawn derives it.
+func machineName(given, root string) (string, error) {
+	if given != "" {
+		if !validHostname(given) {
+			return "", fmt.Errorf("--machine=%s: not a valid machine name (letters, digits, '-', '_', '.', at most 64 characters)", given)
+		}
+		return given, nil
+	}
+	var b strings.Builder
+	for _, c := range filepath.Base(root) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' {
+			b.WriteRune(c)
+		}
+	}
+	name := strings.Trim(b.String(), ".")
+	if len(name) > hostNameMax {
+		name = name[:hostNameMax]
+	}
+	if !validHostname(name) {
+		return "", fmt.Errorf("cannot derive a machine name from %s; give one with --machine=NAME", root)
+	}
+	return name, nil
+}
+
+// parseSignal accepts a signal as systemd does: SIGTERM, TERM, 15,
+// SIGRTMIN+3 or RTMIN+3.
+func parseSignal(s string) (unix.Signal, error) {
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	if n, err := strconv.Atoi(name); err == nil {
+		if n > 0 && n <= sigRTMax {
+			return unix.Signal(n), nil
+		}
+		return 0, fmt.Errorf("signal number out of range 1-%d", sigRTMax)
+	}
+	if rest, ok := strings.CutPrefix(name, "RTMIN"); ok {
+		off := 0
+		if rest != "" {
+			var err error
+			if off, err = strconv.Atoi(strings.TrimPrefix(rest, "+")); err != nil || rest[0] != '+' {
+				return 0, fmt.Errorf("not a signal name (try SIGTERM or SIGRTMIN+3)")
+			}
+		}
+		if sigRTMin+off > sigRTMax {
+			return 0, fmt.Errorf("SIGRTMIN+%d is beyond SIGRTMAX", off)
+		}
+		return unix.Signal(sigRTMin + off), nil
+	}
+	if sig := unix.SignalNum("SIG" + name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("not a signal name (try SIGTERM or SIGRTMIN+3)")
+}
+
+// The real-time signal range user space sees with glibc, whose SIGRTMIN is
+// 34 (two are kept for threads); systemd's SIGRTMIN+3 is 37.
+const (
+	sigRTMin = 34
+	sigRTMax = 64
+)

@@ -1,0 +1,101 @@
+package nspawn
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Options is what the user said on the command line, parsed and nothing
+// more: no file is looked at and no default that needs the tree is filled in
+// here. BuildPlan turns it into a Plan.
+type Options struct {
+	Directory    string
+	Machine      string
+	Hostname     string
+	UUID         string
+	User         string
+	Chdir        string
+	Setenv       []string
+	Quiet        bool
+	AsPID2       bool
+	KillSignal   string
+	Binds        []string
+	BindsRO      []string
+	Tmpfs        []string
+	ReadOnly     bool
+	ShareNetwork bool
+	// PrivateNetwork is accepted for systemd-nspawn compatibility: a
+	// private network is our default already.
+	PrivateNetwork bool
+	Help         bool
+	Version      bool
+
+	// Command is the payload and its arguments: everything after the first
+	// non-option argument, untouched.
+	Command []string
+}
+
+// UsageError is a mistake on the command line; the message names the
+// option and the fix.
+type UsageError struct{ msg string }
+
+func (e *UsageError) Error() string { return e.msg }
+
+// newFlagSet declares every option once, so parsing and --help cannot drift
+// apart. Names and meanings follow systemd-nspawn(1).
+func newFlagSet(o *Options) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("nspawn", pflag.ContinueOnError)
+	// systemd-nspawn stops at the first non-option, so that
+	// `nspawn -D t ls -la` hands -la to ls.
+	fs.SetInterspersed(false)
+	fs.SortFlags = false
+
+	fs.StringVarP(&o.Directory, "directory", "D", "", "Root directory of the container (default: the current directory)")
+	fs.StringVarP(&o.Machine, "machine", "M", "", "Machine name, also the hostname (default: the directory's base name)")
+	fs.StringVar(&o.Hostname, "hostname", "", "Hostname inside the container, if not the machine name")
+	fs.StringVar(&o.UUID, "uuid", "", "Machine UUID (default: random)")
+	fs.StringVarP(&o.User, "user", "u", "", "Run the command as this user of the tree (name or UID)")
+	fs.StringVar(&o.Chdir, "chdir", "", "Working directory inside the container (absolute)")
+	fs.StringArrayVarP(&o.Setenv, "setenv", "E", nil, "Set an environment variable NAME[=VALUE] for the command")
+	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "Print no informational messages")
+	fs.BoolVarP(&o.AsPID2, "as-pid2", "a", false, "Run the command as PID 2 under a minimal stub init")
+	fs.StringVar(&o.KillSignal, "kill-signal", "", "Signal sent to PID 1 when nspawn is asked to stop")
+	fs.StringArrayVar(&o.Binds, "bind", nil, "Bind mount SRC[:DST[:OPTS]] from the host into the container")
+	fs.StringArrayVar(&o.BindsRO, "bind-ro", nil, "Read-only bind mount SRC[:DST[:OPTS]]")
+	fs.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "Mount an empty tmpfs at PATH[:OPTS]")
+	fs.BoolVar(&o.ReadOnly, "read-only", false, "Mount the root directory read-only")
+	fs.BoolVar(&o.ShareNetwork, "share-network", false, "Stay in the host's network namespace (default: a private one with only lo)")
+	fs.BoolVar(&o.PrivateNetwork, "private-network", false, "Private network namespace with only lo (the default)")
+	fs.BoolVarP(&o.Help, "help", "h", false, "Show this help")
+	fs.BoolVar(&o.Version, "version", false, "Show the version")
+	return fs
+}
+
+// ParseOptions parses argv (without the program name).
+func ParseOptions(args []string) (*Options, error) {
+	o := &Options{}
+	fs := newFlagSet(o)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		return nil, &UsageError{fmt.Sprintf("%v (see nspawn --help)", err)}
+	}
+	if o.ShareNetwork && o.PrivateNetwork {
+		return nil, &UsageError{"--share-network and --private-network contradict each other; pick one"}
+	}
+	o.Command = fs.Args()
+	return o, nil
+}
+
+// WriteHelp prints the usage text; man/nspawn.1 follows it.
+func WriteHelp(w io.Writer) {
+	fs := newFlagSet(&Options{})
+	var b strings.Builder
+	b.WriteString("nspawn [OPTIONS...] [COMMAND [ARGS...]]\n\n")
+	b.WriteString("Run a command or shell in a directory tree, isolated in fresh namespaces.\n\n")
+	b.WriteString(fs.FlagUsages())
+	io.WriteString(w, b.String())
+}

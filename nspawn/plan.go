@@ -1,0 +1,251 @@
+package nspawn
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/mounts"
+	"github.com/nspawn/nspawn/users"
+)
+
+// Plan is everything the container will be, decided before anything is
+// created: every user mistake is caught while building it, and the child
+// only carries it out. It travels to the child as JSON over a pipe.
+type Plan struct {
+	Root     string `json:"root"` // absolute host path of the tree
+	Machine  string `json:"machine"`
+	Hostname string `json:"hostname"`
+	UUID     string `json:"uuid"`
+
+	// Cloneflags are the namespaces the child is created in.
+	Cloneflags     uintptr `json:"cloneflags"`
+	PrivateNetwork bool    `json:"private_network"`
+
+	Mounts []mounts.Step `json:"mounts"`
+
+	User  users.User `json:"user"`
+	Env   []string   `json:"env"`
+	Chdir string     `json:"chdir"`
+	// Argv is the payload's command line; Argv[0] is looked up in the
+	// container's PATH unless it contains a slash. Argv0 overrides the name
+	// the payload sees (a login shell's "-sh").
+	Argv  []string `json:"argv"`
+	Argv0 string   `json:"argv0,omitempty"`
+
+	AsPID2 bool `json:"as_pid2"`
+	// KillSignal, when set, replaces the signal nspawn forwards on SIGTERM
+	// and SIGINT (--kill-signal).
+	KillSignal unix.Signal `json:"kill_signal,omitempty"`
+	Quiet      bool        `json:"quiet"`
+}
+
+// defaultPath is systemd's DEFAULT_PATH with the split-/usr directories, as
+// systemd-nspawn gives it to the payload.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// BuildPlan validates opts against the tree and fills in every default.
+// It reads the host and the tree but changes neither. hostEnv is nspawn's
+// own environment (for TERM and -E NAME without a value), cwd its working
+// directory.
+func BuildPlan(o *Options, hostEnv []string, cwd string) (*Plan, error) {
+	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, PrivateNetwork: !o.ShareNetwork}
+	var err error
+	if p.Root, err = treeRoot(o.Directory, cwd); err != nil {
+		return nil, err
+	}
+	if p.Machine, err = machineName(o.Machine, p.Root); err != nil {
+		return nil, err
+	}
+	p.Hostname = p.Machine
+	if o.Hostname != "" {
+		if !validHostname(o.Hostname) {
+			return nil, fmt.Errorf("--hostname=%s: not a valid hostname (letters, digits, '-', '.', at most 64 characters)", o.Hostname)
+		}
+		p.Hostname = o.Hostname
+	}
+	if p.UUID, err = machineUUID(o.UUID); err != nil {
+		return nil, err
+	}
+	if o.KillSignal != "" {
+		if p.KillSignal, err = parseSignal(o.KillSignal); err != nil {
+			return nil, fmt.Errorf("--kill-signal=%s: %v", o.KillSignal, err)
+		}
+	}
+	p.Cloneflags = namespaces(o.ShareNetwork)
+	if p.Mounts, err = mountPlan(o, p.Root, cwd); err != nil {
+		return nil, err
+	}
+	userSpec := o.User
+	if userSpec == "" {
+		userSpec = "root"
+	}
+	if p.User, err = users.Lookup(inTree(p.Root, "/etc/passwd"), inTree(p.Root, "/etc/group"), userSpec); err != nil {
+		return nil, fmt.Errorf("--user=%s: %v", userSpec, err)
+	}
+	if o.Chdir != "" && !filepath.IsAbs(o.Chdir) {
+		return nil, fmt.Errorf("--chdir=%s: the working directory must be an absolute path inside the container", o.Chdir)
+	}
+	p.Chdir = o.Chdir
+	if err := p.planCommand(o.Command); err != nil {
+		return nil, err
+	}
+	if p.Env, err = environment(p, o.Setenv, hostEnv); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// treeRoot resolves -D to an absolute, symlink-free directory.
+func treeRoot(dir, cwd string) (string, error) {
+	if dir == "" {
+		dir = cwd
+	}
+	abs := dir
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(cwd, abs)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", fmt.Errorf("--directory=%s: %s does not exist", dir, abs)
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return "", fmt.Errorf("--directory=%s: %v", dir, err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("--directory=%s: %s is not a directory", dir, abs)
+	}
+	if real == "/" {
+		return "", fmt.Errorf("--directory=%s: refusing to use the host's root directory as the container", dir)
+	}
+	return real, nil
+}
+
+// namespaces are the ones every container gets; the time namespace only
+// where the kernel has one (Linux 5.6+).
+func namespaces(shareNetwork bool) uintptr {
+	f := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
+	if !shareNetwork {
+		f |= unix.CLONE_NEWNET
+	}
+	if _, err := os.Stat("/proc/self/ns/time"); err == nil {
+		f |= unix.CLONE_NEWTIME
+	}
+	return f
+}
+
+// mountPlan lists every mount: the standard API filesystems, then the
+// user's binds and tmpfs mounts, parents before children, then a read-only
+// root. Bind sources are checked here, before anything is created.
+func mountPlan(o *Options, root, cwd string) ([]mounts.Step, error) {
+	var custom []mounts.Step
+	for _, b := range []struct {
+		flag  string
+		specs []string
+		ro    bool
+	}{{"--bind", o.Binds, false}, {"--bind-ro", o.BindsRO, true}} {
+		for _, spec := range b.specs {
+			s, err := mounts.ParseBind(spec, b.ro, cwd)
+			if err != nil {
+				return nil, fmt.Errorf("%s=%s: %v", b.flag, spec, err)
+			}
+			src := s.Source
+			if s.SourceInTree {
+				src = inTree(root, s.Source)
+			}
+			if _, err := os.Stat(src); err != nil {
+				return nil, fmt.Errorf("%s=%s: %s does not exist", b.flag, spec, s.Source)
+			}
+			custom = append(custom, s)
+		}
+	}
+	for _, spec := range o.Tmpfs {
+		s, err := mounts.ParseTmpfs(spec)
+		if err != nil {
+			return nil, fmt.Errorf("--tmpfs=%s: %v", spec, err)
+		}
+		custom = append(custom, s)
+	}
+	// Mount /a before /a/b whatever order the flags came in, as
+	// systemd-nspawn sorts its custom mounts.
+	sort.SliceStable(custom, func(i, j int) bool {
+		return strings.Count(custom[i].Target, "/") < strings.Count(custom[j].Target, "/")
+	})
+	steps := append(mounts.Standard(), custom...)
+	if o.ReadOnly {
+		steps = append(steps, mounts.Step{Kind: mounts.KindReadOnly, Target: "/"})
+	}
+	return steps, nil
+}
+
+// inTree resolves an in-container path to its host path for reading; an
+// unresolvable path yields one that does not exist.
+func inTree(root, path string) string {
+	p, err := mounts.InTree(root, path)
+	if err != nil {
+		return filepath.Join(root, "nonexistent")
+	}
+	return p
+}
+
+// planCommand picks the payload. Without a command it is the user's login
+// shell from the tree's passwd, then /bin/bash, then /bin/sh, started as a
+// login shell in the home directory, as systemd-nspawn does.
+func (p *Plan) planCommand(cmd []string) error {
+	if len(cmd) > 0 {
+		p.Argv = cmd
+		return nil
+	}
+	for _, sh := range []string{p.User.Shell, "/bin/bash", "/bin/sh"} {
+		if sh == "" || !filepath.IsAbs(sh) {
+			continue
+		}
+		if st, err := os.Stat(inTree(p.Root, sh)); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			p.Argv = []string{sh}
+			p.Argv0 = "-" + filepath.Base(sh)
+			if p.Chdir == "" {
+				p.Chdir = p.User.Home
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no command given and the tree has no usable shell (tried %s, /bin/bash, /bin/sh); give a command or use a tree with /bin/sh", p.User.Shell)
+}
+
+// machineUUID parses --uuid or makes a random (version 4) one.
+func machineUUID(s string) (string, error) {
+	if s == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+		return formatUUID(b[:]), nil
+	}
+	hex := strings.ReplaceAll(s, "-", "")
+	if len(hex) != 32 || (len(s) != 32 && len(s) != 36) {
+		return "", fmt.Errorf("--uuid=%s: not a UUID (32 hex digits, optionally 8-4-4-4-12 with dashes)", s)
+	}
+	var b [16]byte
+	for i := range b {
+		if _, err := fmt.Sscanf(hex[2*i:2*i+2], "%02x", &b[i]); err != nil {
+			return "", fmt.Errorf("--uuid=%s: not a UUID (32 hex digits, optionally 8-4-4-4-12 with dashes)", s)
+		}
+	}
+	var zero [16]byte
+	if b == zero {
+		return "", fmt.Errorf("--uuid=%s: the null UUID is not allowed", s)
+	}
+	return formatUUID(b[:]), nil
+}
+
+func formatUUID(b []byte) string {
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,199 @@
+package nspawn
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// childArg0 marks the re-executed binary as the child stage. It is argv[0],
+// not an option or environment variable, so nothing of it reaches the
+// payload's environment or command line.
+const childArg0 = "nspawn-child"
+
+// Version is set at build time (-ldflags -X).
+var Version = "dev"
+
+// stopGrace is how long PID 1 has to exit after the forwarded stop signal
+// before nspawn kills the container outright.
+const stopGrace = 5 * time.Second
+
+// Main is the supervising process: parse, plan, spawn, wait. It returns the
+// exit status nspawn should end with.
+func Main(args []string) int {
+	opts, err := ParseOptions(args)
+	if err != nil {
+		return fail(err)
+	}
+	if opts.Help {
+		WriteHelp(os.Stdout)
+		return 0
+	}
+	if opts.Version {
+		fmt.Println("nspawn", Version)
+		return 0
+	}
+	if os.Geteuid() != 0 {
+		return fail(errors.New("must be run as root: creating namespaces and mounts needs CAP_SYS_ADMIN (try sudo nspawn ...)"))
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fail(fmt.Errorf("current directory: %w", err))
+	}
+	plan, err := BuildPlan(opts, os.Environ(), cwd)
+	if err != nil {
+		return fail(err)
+	}
+	return run(plan)
+}
+
+func fail(err error) int {
+	fmt.Fprintf(os.Stderr, "nspawn: %v\n", err)
+	return 1
+}
+
+// run starts the child stage in its namespaces, hands it the plan and
+// supervises it until it exits.
+func run(plan *Plan) int {
+	// PR_SET_PDEATHSIG fires when the thread that forked the child exits,
+	// not the process: keep this thread for the container's lifetime so
+	// the container dies exactly when nspawn does.
+	runtime.LockOSThread()
+
+	planR, planW, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail(fmt.Errorf("find nspawn's own binary: %w", err))
+	}
+	cmd := &exec.Cmd{
+		Path:       self,
+		Args:       []string{childArg0},
+		Env:        []string{},
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: []*os.File{planR, statusW}, // fds 3 and 4 in the child
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: plan.Cloneflags,
+			Pdeathsig:  syscall.SIGKILL,
+			// Its own session: the payload cannot reach nspawn's
+			// controlling terminal through /dev/tty.
+			Setsid: true,
+		},
+	}
+	// Subscribe before the child exists so no stop request is lost.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	defer signal.Stop(signals)
+
+	if err := cmd.Start(); err != nil {
+		return fail(fmt.Errorf("start the container: %w", err))
+	}
+	planR.Close()
+	statusW.Close()
+	if !plan.Quiet {
+		fmt.Fprintf(os.Stderr, "Spawning container %s on %s.\n", plan.Machine, plan.Root)
+	}
+	err = json.NewEncoder(planW).Encode(plan)
+	planW.Close()
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fail(fmt.Errorf("hand the plan to the container: %w", err))
+	}
+
+	// The child reports a setup failure as one status byte and a message;
+	// the pipe closes empty once the payload runs.
+	report, _ := io.ReadAll(statusR)
+	statusR.Close()
+	if len(report) > 0 {
+		cmd.Wait()
+		fmt.Fprintf(os.Stderr, "nspawn: %s\n", report[1:])
+		return int(report[0])
+	}
+
+	state := supervise(cmd, plan, signals)
+	status := exitStatus(state)
+	if !plan.Quiet {
+		fmt.Fprintf(os.Stderr, "Container %s exited with status %d.\n", plan.Machine, status)
+	}
+	return status
+}
+
+// supervise waits for the container's PID 1, forwarding stop requests.
+// SIGTERM and SIGINT become --kill-signal when one was given. A PID 1 that
+// does not catch the signal would never see it (the kernel drops
+// unhandled signals to a namespace's init), so it is killed at once;
+// one that catches it gets stopGrace to exit before SIGKILL.
+func supervise(cmd *exec.Cmd, plan *Plan, signals <-chan os.Signal) *os.ProcessState {
+	done := make(chan *os.ProcessState, 1)
+	go func() {
+		cmd.Wait()
+		done <- cmd.ProcessState
+	}()
+	pid := cmd.Process.Pid
+	var grace <-chan time.Time
+	for {
+		select {
+		case state := <-done:
+			return state
+		case s := <-signals:
+			sig := s.(syscall.Signal)
+			if plan.KillSignal != 0 && sig != unix.SIGHUP {
+				sig = plan.KillSignal
+			}
+			if !catches(pid, sig) {
+				sig = unix.SIGKILL
+			}
+			unix.Kill(pid, sig)
+			if grace == nil {
+				grace = time.After(stopGrace)
+			}
+		case <-grace:
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
+// exitStatus is the payload's own status; death by signal N gives 128+N.
+func exitStatus(state *os.ProcessState) int {
+	ws := state.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// catches tells whether process pid has a handler for sig, from the SigCgt
+// mask in /proc/PID/status.
+func catches(pid int, sig syscall.Signal) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if hex, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			return err == nil && mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return false
+}

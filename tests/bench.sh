@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Start-up benchmark: ours vs bwrap vs systemd-nspawn vs plain unshare, all
+# running /bin/true in the bookworm tree. A report, not a test: exits 0
+# whatever the ratios are.
+# Usage: tests/bench.sh ./nspawn   (the ours entry is skipped if it's missing)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+nspawn=${1:-./nspawn}
+[[ -f $nspawn && -x $nspawn ]] && nspawn=$(readlink -f "$nspawn")
+runs=${BENCH_RUNS:-100} warmup=${BENCH_WARMUP:-10}
+
+pkgs=()
+for p in hyperfine bubblewrap systemd-container; do
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || pkgs+=("$p")
+done
+if ((${#pkgs[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${pkgs[@]}" || { apt-get update -q && apt-get install -y -q "${pkgs[@]}"; }
+fi
+
+tree=$("$here/trees/build.sh" bookworm)
+trees=$(dirname "$tree")
+
+# systemd-nspawn may modify the tree (resolv.conf, machine-id...), so it gets
+# its own copy, refreshed whenever the pristine tree's stamp changes.
+sdn=$trees/bookworm-sdn
+if ! cmp -s "$trees/bookworm.stamp" "$sdn.stamp" 2>/dev/null; then
+    echo "bench.sh: copying tree to $sdn" >&2
+    rm -rf "$sdn" "$sdn.stamp"
+    cp -a "$tree" "$sdn.tmp.$$" && mv "$sdn.tmp.$$" "$sdn"
+    cp "$trees/bookworm.stamp" "$sdn.stamp"
+fi
+
+# name|command. Commands are split on whitespace by hyperfine -N, so no quoting.
+cands=(
+    "ours|$nspawn -q -D $tree /bin/true"
+    "bwrap|bwrap --bind $tree / --proc /proc --dev /dev --unshare-all /bin/true"
+    "systemd-nspawn|systemd-nspawn --register=no --keep-unit -q -D $sdn /bin/true"
+    "unshare|unshare -mpfiunC --mount-proc /bin/true"
+)
+# Smoke-run each once; hyperfine aborts on a failing command, so drop those.
+args=()
+for c in "${cands[@]}"; do
+    n=${c%%|*} cmd=${c#*|}
+    if [[ $n == ours && ! ( -f $nspawn && -x $nspawn ) ]]; then
+        echo "bench.sh: skipping ours: $nspawn not found" >&2; continue
+    fi
+    if ! out=$($cmd 2>&1); then
+        echo "bench.sh: skipping $n: '$cmd' failed: $out" >&2; continue
+    fi
+    args+=(-n "$n" "$cmd")
+done
+
+((${#args[@]})) || { echo "bench.sh: nothing to benchmark" >&2; exit 0; }
+
+# -N (no intermediate shell) exists since hyperfine 1.13.
+shell=()
+hyperfine --help | grep -q -- '--shell=none' && shell=(-N)
+
+json=$(mktemp --suffix=.json)
+trap 'rm -f "$json"' EXIT
+hyperfine "${shell[@]}" --warmup "$warmup" --runs "$runs" --export-json "$json" "${args[@]}" || true
+[[ -s $json ]] || exit 0
+
+python3 - "$json" <<'EOF'
+import json, sys
+res = json.load(open(sys.argv[1]))["results"]
+med = {r["command"]: r["median"] * 1000 for r in res}  # command = the -n name
+print(f"\n{'name':<20}{'median ms':>10}")
+for n, m in med.items():
+    print(f"{n:<20}{m:>10.2f}")
+if "ours" in med:
+    for o in ("bwrap", "systemd-nspawn", "unshare"):
+        if o in med:
+            print(f"{'ours/' + o:<20}{med['ours'] / med[o]:>10.2f}")
+EOF
+exit 0

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Build (or reuse) a root-filesystem tree for the nspawn tests.
+# Usage: tests/trees/build.sh busybox|bookworm
+# Prints the tree's absolute path on stdout; all progress goes to stderr.
+# Trees live in ${NSPAWN_TREES:-/var/cache/nspawn-tests}/<name>, with
+# <name>.stamp holding the sha256 of this script; a changed script rebuilds.
+set -euo pipefail
+
+name=${1:-}
+case $name in busybox|bookworm) ;; *) echo "usage: $0 busybox|bookworm" >&2; exit 2;; esac
+
+trees=${NSPAWN_TREES:-/var/cache/nspawn-tests}
+self=$(readlink -f "$0")
+hash=$(sha256sum "$self" | cut -d' ' -f1)
+dest=$trees/$name
+stamp=$trees/$name.stamp
+log() { echo "build.sh: $*" >&2; }
+
+mkdir -p "$trees"
+# Serialise concurrent callers; the loser waits, then finds the tree fresh.
+exec 9>"$trees/.$name.lock"
+flock 9
+
+if [[ -d $dest && -f $stamp && $(cat "$stamp") == "$hash" ]]; then
+    echo "$dest"
+    exit 0
+fi
+
+# Install the Debian packages that aren't installed yet.
+need() {
+    local p pkgs=()
+    for p; do
+        [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || pkgs+=("$p")
+    done
+    ((${#pkgs[@]})) || return 0
+    log "installing ${pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${pkgs[@]}" >&2 ||
+        { apt-get update -q >&2 && apt-get install -y -q "${pkgs[@]}" >&2; }
+}
+
+# First deb URI from the apt configuration whose suites include exactly "bookworm".
+mirror() {
+    local f uri=
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -e $f ]] || continue
+        # deb822: paragraphs separated by blank lines; fields may come in any order.
+        uri=$(awk 'BEGIN { RS = ""; FS = "\n" }
+            { u = ""; s = 0; t = 0
+              for (i = 1; i <= NF; i++) {
+                if ($i ~ /^URIs:/)   { split($i, a, /[ \t]+/); u = a[2] }
+                if ($i ~ /^Suites:/  && $i ~ /[ \t]bookworm([ \t]|$)/) s = 1
+                if ($i ~ /^Types:/   && $i ~ /[ \t]deb([ \t]|$)/) t = 1
+              }
+              if (u != "" && s && t) { print u; exit } }' "$f")
+        [[ -n $uri ]] && break
+    done
+    if [[ -z $uri && -f /etc/apt/sources.list ]]; then
+        # classic: deb [options] URL bookworm components...
+        uri=$(sed -E 's/\[[^]]*\]//' /etc/apt/sources.list |
+            awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }')
+    fi
+    [[ -n $uri ]] || { log "no bookworm mirror found in apt configuration"; return 1; }
+    echo "$uri"
+}
+
+build_busybox() {
+    local t=$1 a
+    need busybox-static   # static: the tree has no libc
+    mkdir -p "$t"/{bin,etc,usr,root,home/tester,tmp,run,proc,sys,dev,var,mnt,srv}
+    install -m 0755 /bin/busybox "$t/bin/busybox"
+    for a in $("$t/bin/busybox" --list); do
+        [[ $a == busybox ]] || ln -sf busybox "$t/bin/$a"
+    done
+    ln -sf busybox "$t/bin/sh"
+    # Everything lives in /bin; the other PATH dirs point at it.
+    ln -s bin "$t/sbin"
+    ln -s ../bin "$t/usr/bin"
+    ln -s ../bin "$t/usr/sbin"
+    chmod 0700 "$t/root"
+    chmod 1777 "$t/tmp"
+    chown 1000:1000 "$t/home/tester"
+    cat >"$t/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+tester:x:1000:1000:tester:/home/tester:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+EOF
+    cat >"$t/etc/group" <<'EOF'
+root:x:0:
+wheel:x:10:tester
+audio:x:29:tester
+tester:x:1000:
+nogroup:x:65534:
+EOF
+    cat >"$t/etc/os-release" <<'EOF'
+ID=busybox
+NAME="BusyBox test tree"
+PRETTY_NAME="BusyBox test tree"
+EOF
+}
+
+build_bookworm() {
+    local t=$1 m
+    need debootstrap
+    m=$(mirror)
+    log "debootstrap bookworm from $m (about 40 s)"
+    debootstrap --variant=minbase bookworm "$t" "$m" >&2
+    # useradd handles passwd/shadow/group/gshadow consistently.
+    chroot "$t" useradd -m -u 1000 -U -G audio,video -s /bin/bash tester
+    rm -rf "$t"/var/cache/apt/archives/*.deb "$t"/var/lib/apt/lists/*_Packages
+}
+
+tmp=$(mktemp -d "$trees/.$name.tmp.XXXXXX")
+trap 'rm -rf "$tmp" "${old:-}"' EXIT
+chmod 0755 "$tmp"   # mktemp makes it 0700; it becomes the container's /
+start=$SECONDS
+log "building $name in $tmp"
+"build_$name" "$tmp"
+
+# Swap into place: a directory can't be renamed over a non-empty one, so
+# move the old tree aside first (we hold the lock, readers see either tree).
+rm -f "$stamp"
+old=
+if [[ -e $dest ]]; then old=$trees/.$name.old.$$; mv "$dest" "$old"; fi
+mv "$tmp" "$dest"
+echo "$hash" >"$stamp"
+log "built $name in $((SECONDS - start)) s"
+echo "$dest"
