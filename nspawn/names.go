@@ -1,6 +1,8 @@
 package nspawn
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -91,3 +93,33 @@ const (
 	sigRTMin = 34
 	sigRTMax = 64
 )
+
+// machineUUID parses --uuid or makes a random (version 4) one.
+func machineUUID(s string) (string, error) {
+	if s == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+		return formatUUID(b[:]), nil
+	}
+	digits := strings.ReplaceAll(s, "-", "")
+	dashed := len(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-'
+	if len(digits) != 32 || (len(s) != 32 && !dashed) {
+		return "", fmt.Errorf("--uuid=%s: not a UUID (32 hex digits, optionally 8-4-4-4-12 with dashes)", s)
+	}
+	var b [16]byte
+	if _, err := hex.Decode(b[:], []byte(digits)); err != nil {
+		return "", fmt.Errorf("--uuid=%s: not a UUID (32 hex digits, optionally 8-4-4-4-12 with dashes)", s)
+	}
+	if b == [16]byte{} {
+		return "", fmt.Errorf("--uuid=%s: the null UUID is not allowed", s)
+	}
+	return formatUUID(b[:]), nil
+}
+
+func formatUUID(b []byte) string {
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -30,8 +30,8 @@ type Options struct {
 	// PrivateNetwork is accepted for systemd-nspawn compatibility: a
 	// private network is our default already.
 	PrivateNetwork bool
-	Help         bool
-	Version      bool
+	Help           bool
+	Version        bool
 
 	// Command is the payload and its arguments: everything after the first
 	// non-option argument, untouched.

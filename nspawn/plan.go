@@ -1,7 +1,6 @@
 package nspawn
 
 import (
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -216,36 +215,4 @@ func (p *Plan) planCommand(cmd []string) error {
 		}
 	}
 	return fmt.Errorf("no command given and the tree has no usable shell (tried %s, /bin/bash, /bin/sh); give a command or use a tree with /bin/sh", p.User.Shell)
-}
-
-// machineUUID parses --uuid or makes a random (version 4) one.
-func machineUUID(s string) (string, error) {
-	if s == "" {
-		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return "", err
-		}
-		b[6] = b[6]&0x0f | 0x40
-		b[8] = b[8]&0x3f | 0x80
-		return formatUUID(b[:]), nil
-	}
-	hex := strings.ReplaceAll(s, "-", "")
-	if len(hex) != 32 || (len(s) != 32 && len(s) != 36) {
-		return "", fmt.Errorf("--uuid=%s: not a UUID (32 hex digits, optionally 8-4-4-4-12 with dashes)", s)
-	}
-	var b [16]byte
-	for i := range b {
-		if _, err := fmt.Sscanf(hex[2*i:2*i+2], "%02x", &b[i]); err != nil {
-			return "", fmt.Errorf("--uuid=%s: not a UUID (32 hex digits, optionally 8-4-4-4-12 with dashes)", s)
-		}
-	}
-	var zero [16]byte
-	if b == zero {
-		return "", fmt.Errorf("--uuid=%s: the null UUID is not allowed", s)
-	}
-	return formatUUID(b[:]), nil
-}
-
-func formatUUID(b []byte) string {
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -3,28 +3,18 @@
 # Usage: tests/trees/build.sh busybox|bookworm
 # Prints the tree's absolute path on stdout; all progress goes to stderr.
 # Trees live in ${NSPAWN_TREES:-/var/cache/nspawn-tests}/<name>, with
-# <name>.stamp holding the sha256 of this script; a changed script rebuilds.
+# <name>.stamp holding the sha256 of that tree's recipe (its build_<name>
+# function); a changed recipe rebuilds that tree only.
 set -euo pipefail
 
 name=${1:-}
 case $name in busybox|bookworm) ;; *) echo "usage: $0 busybox|bookworm" >&2; exit 2;; esac
 
 trees=${NSPAWN_TREES:-/var/cache/nspawn-tests}
-self=$(readlink -f "$0")
-hash=$(sha256sum "$self" | cut -d' ' -f1)
 dest=$trees/$name
 stamp=$trees/$name.stamp
 log() { echo "build.sh: $*" >&2; }
 
-mkdir -p "$trees"
-# Serialise concurrent callers; the loser waits, then finds the tree fresh.
-exec 9>"$trees/.$name.lock"
-flock 9
-
-if [[ -d $dest && -f $stamp && $(cat "$stamp") == "$hash" ]]; then
-    echo "$dest"
-    exit 0
-fi
 
 # Install the Debian packages that aren't installed yet.
 need() {
@@ -109,6 +99,17 @@ build_bookworm() {
     chroot "$t" useradd -m -u 1000 -U -G audio,video -s /bin/bash tester
     rm -rf "$t"/var/cache/apt/archives/*.deb "$t"/var/lib/apt/lists/*_Packages
 }
+
+mkdir -p "$trees"
+hash=$(declare -f "build_$name" | sha256sum | cut -d" " -f1)
+# Serialise concurrent callers; the loser waits, then finds the tree fresh.
+exec 9>"$trees/.$name.lock"
+flock 9
+
+if [[ -d $dest && -f $stamp && $(cat "$stamp") == "$hash" ]]; then
+    echo "$dest"
+    exit 0
+fi
 
 tmp=$(mktemp -d "$trees/.$name.tmp.XXXXXX")
 trap 'rm -rf "$tmp" "${old:-}"' EXIT

@@ -1,0 +1,55 @@
+# nspawn: one static binary. `make demo` and `make test` are the two
+# commands README.md promises; both install what they need.
+
+SHELL    := /bin/bash
+BIN      := bin/nspawn
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GOFLAGS  := -trimpath
+LDFLAGS  := -s -w -X github.com/nspawn/nspawn/nspawn.Version=$(VERSION)
+SOURCES  := $(shell find . -name '*.go' -not -path './tests/*') go.mod go.sum
+# Debian packages the tests and benchmarks use: trees are built from
+# busybox-static and debootstrap; systemd-nspawn and bwrap are compared with.
+DEB_DEPS := busybox-static debootstrap systemd-container bubblewrap hyperfine iproute2 file
+
+.PHONY: all build deps trees demo test unit integration bench clean
+
+all: build
+
+build: $(BIN)
+
+$(BIN): $(SOURCES)
+	CGO_ENABLED=0 go build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $@ .
+
+# Installs only what is missing; apt-get update runs once if needed.
+deps:
+	@missing=$$(for p in $(DEB_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }; \
+	fi
+	go mod download
+
+trees: deps
+	tests/trees/build.sh busybox >/dev/null
+	tests/trees/build.sh bookworm >/dev/null
+
+demo: build deps
+	@tree=$$(tests/trees/build.sh busybox) && \
+	echo "+ $(BIN) -D $$tree /bin/sh -c 'hostname; ps; id'" && \
+	$(BIN) -D $$tree /bin/sh -c 'hostname; ps; id'
+
+unit:
+	CGO_ENABLED=0 go vet ./...
+	CGO_ENABLED=0 go test -count=1 $$(go list ./... | grep -v /tests)
+
+integration: build trees
+	NSPAWN_BIN=$(CURDIR)/$(BIN) CGO_ENABLED=0 go test -count=1 -timeout 30m ./tests/
+
+test: unit integration
+
+bench: build deps
+	tests/bench.sh $(BIN)
+
+clean:
+	rm -rf bin

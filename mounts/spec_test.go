@@ -1,0 +1,67 @@
+package mounts
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestParseBind(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		ro   bool
+		want Step
+		err  bool
+	}{
+		{spec: "/srv/data", want: Step{Kind: KindBind, Source: "/srv/data", Target: "/srv/data", Recursive: true}},
+		{spec: "/srv/data:/data", want: Step{Kind: KindBind, Source: "/srv/data", Target: "/data", Recursive: true}},
+		{spec: "/etc/ssl:/etc/ssl", ro: true, want: Step{Kind: KindBind, Source: "/etc/ssl", Target: "/etc/ssl", Recursive: true, ReadOnly: true}},
+		{spec: "/a:/b:norbind", want: Step{Kind: KindBind, Source: "/a", Target: "/b"}},
+		{spec: "/a:/b:rbind", want: Step{Kind: KindBind, Source: "/a", Target: "/b", Recursive: true}},
+		{spec: "/a/../b//c/", want: Step{Kind: KindBind, Source: "/b/c", Target: "/b/c", Recursive: true}},
+		{spec: "rel/dir:/x", want: Step{Kind: KindBind, Source: "/cwd/rel/dir", Target: "/x", Recursive: true}},
+		{spec: "+/usr/share:/share", want: Step{Kind: KindBind, Source: "/usr/share", Target: "/share", Recursive: true, SourceInTree: true}},
+		{spec: `/we\:ird:/x`, want: Step{Kind: KindBind, Source: "/we:ird", Target: "/x", Recursive: true}},
+		{spec: "", err: true},
+		{spec: "/a:relative", err: true},
+		{spec: "/a:", err: true},
+		{spec: "/a:/b:bogus", err: true},
+		{spec: "/a:/b:idmap", err: true},
+		{spec: "/a:/b:rbind:extra", err: true},
+	} {
+		got, err := ParseBind(tc.spec, tc.ro, "/cwd")
+		if tc.err {
+			if err == nil {
+				t.Errorf("ParseBind(%q) = %+v, want an error", tc.spec, got)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseBind(%q) = %+v, %v; want %+v", tc.spec, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseTmpfs(t *testing.T) {
+	for _, tc := range []struct {
+		spec, target, data string
+		err                bool
+	}{
+		{spec: "/scratch", target: "/scratch", data: "mode=0755"},
+		{spec: "/scratch:size=1m,mode=1777", target: "/scratch", data: "size=1m,mode=1777"},
+		{spec: "/var/tmp/", target: "/var/tmp", data: "mode=0755"},
+		{spec: "scratch", err: true},
+		{spec: "", err: true},
+		{spec: "/a:b:c", err: true},
+	} {
+		got, err := ParseTmpfs(tc.spec)
+		if tc.err {
+			if err == nil {
+				t.Errorf("ParseTmpfs(%q) = %+v, want an error", tc.spec, got)
+			}
+			continue
+		}
+		if err != nil || got.Target != tc.target || got.Data != tc.data || got.FSType != "tmpfs" {
+			t.Errorf("ParseTmpfs(%q) = %+v, %v; want target %s data %s", tc.spec, got, err, tc.target, tc.data)
+		}
+	}
+}
