@@ -1,7 +1,6 @@
 package nspawn
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
@@ -97,9 +96,11 @@ const (
 // machineUUID parses --uuid or makes a random (version 4) one.
 func machineUUID(s string) (string, error) {
 	if s == "" {
+		// getrandom(2) directly: crypto/rand would pull its FIPS machinery
+		// into every start of both stages.
 		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return "", err
+		if _, err := unix.Getrandom(b[:], 0); err != nil {
+			return "", fmt.Errorf("random UUID: %w", err)
 		}
 		b[6] = b[6]&0x0f | 0x40
 		b[8] = b[8]&0x3f | 0x80

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"strconv"
@@ -79,32 +78,26 @@ func run(plan *Plan) int {
 	if err != nil {
 		return fail(err)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fail(fmt.Errorf("find nspawn's own binary: %w", err))
-	}
-	cmd := &exec.Cmd{
-		Path:       self,
-		Args:       []string{childArg0},
-		Env:        []string{},
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: []*os.File{planR, statusW}, // fds 3 and 4 in the child
-		SysProcAttr: &syscall.SysProcAttr{
+	// Subscribe before the child exists so no stop request is lost.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	defer signal.Stop(signals)
+
+	// syscall.ForkExec rather than os/exec: the child needs nothing os/exec
+	// adds, and its pidfd probe costs an extra fork on every start.
+	// /proc/self/exe is this very binary even if the file was replaced.
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{childArg0}, &syscall.ProcAttr{
+		Env:   []string{"GOMAXPROCS=1"},
+		Files: append(stdio(), planR.Fd(), statusW.Fd()), // fds 3 and 4 in the child
+		Sys: &syscall.SysProcAttr{
 			Cloneflags: plan.Cloneflags,
 			Pdeathsig:  syscall.SIGKILL,
 			// Its own session: the payload cannot reach nspawn's
 			// controlling terminal through /dev/tty.
 			Setsid: true,
 		},
-	}
-	// Subscribe before the child exists so no stop request is lost.
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
-	defer signal.Stop(signals)
-
-	if err := cmd.Start(); err != nil {
+	})
+	if err != nil {
 		return fail(fmt.Errorf("start the container: %w", err))
 	}
 	planR.Close()
@@ -115,8 +108,8 @@ func run(plan *Plan) int {
 	err = json.NewEncoder(planW).Encode(plan)
 	planW.Close()
 	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
+		unix.Kill(pid, unix.SIGKILL)
+		wait(pid)
 		return fail(fmt.Errorf("hand the plan to the container: %w", err))
 	}
 
@@ -125,13 +118,12 @@ func run(plan *Plan) int {
 	report, _ := io.ReadAll(statusR)
 	statusR.Close()
 	if len(report) > 0 {
-		cmd.Wait()
+		wait(pid)
 		fmt.Fprintf(os.Stderr, "nspawn: %s\n", report[1:])
 		return int(report[0])
 	}
 
-	state := supervise(cmd, plan, signals)
-	status := exitStatus(state)
+	status := supervise(pid, plan, signals)
 	if !plan.Quiet {
 		fmt.Fprintf(os.Stderr, "Container %s exited with status %d.\n", plan.Machine, status)
 	}
@@ -143,18 +135,14 @@ func run(plan *Plan) int {
 // does not catch the signal would never see it (the kernel drops
 // unhandled signals to a namespace's init), so it is killed at once;
 // one that catches it gets stopGrace to exit before SIGKILL.
-func supervise(cmd *exec.Cmd, plan *Plan, signals <-chan os.Signal) *os.ProcessState {
-	done := make(chan *os.ProcessState, 1)
-	go func() {
-		cmd.Wait()
-		done <- cmd.ProcessState
-	}()
-	pid := cmd.Process.Pid
+func supervise(pid int, plan *Plan, signals <-chan os.Signal) int {
+	done := make(chan int, 1)
+	go func() { done <- wait(pid) }()
 	var grace <-chan time.Time
 	for {
 		select {
-		case state := <-done:
-			return state
+		case status := <-done:
+			return status
 		case s := <-signals:
 			sig := s.(syscall.Signal)
 			if plan.KillSignal != 0 && sig != unix.SIGHUP {
@@ -173,13 +161,36 @@ func supervise(cmd *exec.Cmd, plan *Plan, signals <-chan os.Signal) *os.ProcessS
 	}
 }
 
-// exitStatus is the payload's own status; death by signal N gives 128+N.
-func exitStatus(state *os.ProcessState) int {
-	ws := state.Sys().(syscall.WaitStatus)
+// wait reaps pid and returns its status as a shell would: the exit code,
+// or 128+N for death by signal N.
+func wait(pid int) int {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
 	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// stdio is nspawn's stdin, stdout and stderr for the child; one that is
+// closed is replaced by /dev/null, so the payload never finds fd 0-2 free
+// for the first file it opens.
+func stdio() []uintptr {
+	fds := []uintptr{0, 1, 2}
+	for i := range fds {
+		if _, err := unix.FcntlInt(uintptr(i), unix.F_GETFD, 0); err != nil {
+			// A raw fd, not an *os.File whose finalizer could close it.
+			if null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
+				fds[i] = uintptr(null)
+			}
+		}
+	}
+	return fds
 }
 
 // catches tells whether process pid has a handler for sig, from the SigCgt
