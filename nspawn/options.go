@@ -59,18 +59,34 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.StringVar(&o.UUID, "uuid", "", "Machine UUID (default: random)")
 	fs.StringVarP(&o.User, "user", "u", "", "Run the command as this user of the tree (name or UID)")
 	fs.StringVar(&o.Chdir, "chdir", "", "Working directory inside the container (absolute)")
-	fs.StringArrayVarP(&o.Setenv, "setenv", "E", nil, "Set an environment variable NAME[=VALUE] for the command")
+	fs.StringArrayVarP(&o.Setenv, "setenv", "E", nil, "Set an environment variable for the command")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "Print no informational messages")
 	fs.BoolVarP(&o.AsPID2, "as-pid2", "a", false, "Run the command as PID 2 under a minimal stub init")
 	fs.StringVar(&o.KillSignal, "kill-signal", "", "Signal sent to PID 1 when nspawn is asked to stop")
-	fs.StringArrayVar(&o.Binds, "bind", nil, "Bind mount SRC[:DST[:OPTS]] from the host into the container")
-	fs.StringArrayVar(&o.BindsRO, "bind-ro", nil, "Read-only bind mount SRC[:DST[:OPTS]]")
-	fs.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "Mount an empty tmpfs at PATH[:OPTS]")
+	fs.StringArrayVar(&o.Binds, "bind", nil, "Bind mount a host path into the container")
+	fs.StringArrayVar(&o.BindsRO, "bind-ro", nil, "Bind mount a host path read-only")
+	fs.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "Mount an empty tmpfs")
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "Mount the root directory read-only")
 	fs.BoolVar(&o.ShareNetwork, "share-network", false, "Stay in the host's network namespace (default: a private one with only lo)")
 	fs.BoolVar(&o.PrivateNetwork, "private-network", false, "Private network namespace with only lo (the default)")
 	fs.BoolVarP(&o.Help, "help", "h", false, "Show this help")
 	fs.BoolVar(&o.Version, "version", false, "Show the version")
+	// Argument names for --help and the manual page.
+	for name, arg := range map[string]string{
+		"directory":   "PATH",
+		"machine":     "NAME",
+		"hostname":    "NAME",
+		"uuid":        "UUID",
+		"user":        "USER",
+		"chdir":       "PATH",
+		"setenv":      "NAME[=VALUE]",
+		"kill-signal": "SIGNAL",
+		"bind":        "SRC[:DST[:OPTS]]",
+		"bind-ro":     "SRC[:DST[:OPTS]]",
+		"tmpfs":       "PATH[:OPTS]",
+	} {
+		fs.SetAnnotation(name, "arg", []string{arg})
+	}
 	return fs
 }
 
@@ -96,6 +112,16 @@ func WriteHelp(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("nspawn [OPTIONS...] [COMMAND [ARGS...]]\n\n")
 	b.WriteString("Run a command or shell in a directory tree, isolated in fresh namespaces.\n\n")
-	b.WriteString(fs.FlagUsages())
+	fs.VisitAll(func(f *pflag.Flag) {
+		// systemd-nspawn's layout: "-D --directory=PATH  Text".
+		name := "   --" + f.Name
+		if f.Shorthand != "" {
+			name = "-" + f.Shorthand + " --" + f.Name
+		}
+		if arg := f.Annotations["arg"]; len(arg) > 0 {
+			name += "=" + arg[0]
+		}
+		fmt.Fprintf(&b, "  %-30s %s\n", name, f.Usage)
+	})
 	io.WriteString(w, b.String())
 }

@@ -1,0 +1,32 @@
+package nspawn
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+// TestDocsCoverEveryOption keeps README.md and man/nspawn.1 in step with
+// --help: every option must appear in both.
+func TestDocsCoverEveryOption(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	manual, err := os.ReadFile("../man/nspawn.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The manual page escapes dashes.
+	man := strings.ReplaceAll(string(manual), `\-`, "-")
+	newFlagSet(&Options{}).VisitAll(func(f *pflag.Flag) {
+		if !strings.Contains(string(readme), "--"+f.Name) {
+			t.Errorf("README.md does not document --%s", f.Name)
+		}
+		if !strings.Contains(man, "--"+f.Name) {
+			t.Errorf("man/nspawn.1 does not document --%s", f.Name)
+		}
+	})
+}
