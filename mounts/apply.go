@@ -47,7 +47,7 @@ func apply(root string, s Step) error {
 	case KindBind:
 		return bind(root, s)
 	case KindReadOnly:
-		return readOnly(root, s.Target)
+		return readOnly(root, s.Target, s.Recursive)
 	case KindDevices:
 		dir, err := InTree(root, s.Target)
 		if err != nil {
@@ -102,6 +102,9 @@ func mountPoint(root, target string, dir bool) (string, error) {
 			f.Close()
 		}
 	}
+	if errors.Is(err, unix.EROFS) {
+		return "", fmt.Errorf("mount point %s is missing and the tree is read-only: create it in the tree first", target)
+	}
 	if err != nil {
 		return "", fmt.Errorf("create mount point %s: %w", target, err)
 	}
@@ -148,10 +151,11 @@ func bind(root string, s Step) error {
 	return nil
 }
 
-// readOnly makes target read-only in place. A path that is not a mount point
-// yet (/proc/sys) is first bound onto itself; the root is one already.
-// mount_setattr changes only the read-only bit, keeping nosuid/nodev/noexec.
-func readOnly(root, target string) error {
+// readOnly makes target read-only in place, with every mount below it when
+// recursive. A path that is not a mount point yet (/proc/sys) is first bound
+// onto itself; the root is one already. mount_setattr changes only the
+// read-only bit, keeping nosuid/nodev/noexec.
+func readOnly(root, target string, recursive bool) error {
 	p, err := InTree(root, target)
 	if err != nil {
 		return err
@@ -165,7 +169,11 @@ func readOnly(root, target string) error {
 		}
 	}
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-	if err := unix.MountSetattr(unix.AT_FDCWD, p, 0, &attr); err != nil {
+	flags := uint(0)
+	if recursive {
+		flags = unix.AT_RECURSIVE
+	}
+	if err := unix.MountSetattr(unix.AT_FDCWD, p, flags, &attr); err != nil {
 		return fmt.Errorf("make %s read-only: %w", target, err)
 	}
 	return nil

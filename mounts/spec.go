@@ -89,7 +89,8 @@ func ParseBind(spec string, readOnly bool, cwd string) (Step, error) {
 }
 
 // ParseTmpfs parses a --tmpfs value, PATH[:OPTS]. OPTS are tmpfs mount
-// options and replace the default mode=0755, as in systemd-nspawn.
+// options and replace the default mode=0755; the mount is nodev, as
+// systemd-nspawn makes it.
 func ParseTmpfs(spec string) (Step, error) {
 	fields, err := splitSpec(spec, 2)
 	if err != nil {
@@ -105,6 +106,6 @@ func ParseTmpfs(spec string) (Step, error) {
 	}
 	return Step{
 		Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: target,
-		Flags: unix.MS_NOSUID | unix.MS_NODEV, Data: data,
+		Flags: unix.MS_NODEV | unix.MS_STRICTATIME, Data: data,
 	}, nil
 }

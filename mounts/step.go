@@ -24,20 +24,20 @@ const (
 // container; Apply resolves them within the tree without following
 // symlinks out of it.
 type Step struct {
-	Kind   Kind   `json:"k"`
-	Source string `json:"s,omitempty"`
-	Target string `json:"t"`
+	Kind   Kind
+	Source string
+	Target string
 	// FSType and Data are mount(2)'s filesystemtype and data for KindFS.
-	FSType string `json:"f,omitempty"`
-	Data   string `json:"d,omitempty"`
+	FSType string
+	Data   string
 	// Flags are MS_* flags for KindFS.
-	Flags uintptr `json:"fl,omitempty"`
+	Flags uintptr
 	// ReadOnly and Recursive apply to KindBind.
-	ReadOnly  bool `json:"ro,omitempty"`
-	Recursive bool `json:"r,omitempty"`
+	ReadOnly  bool
+	Recursive bool
 	// SourceInTree means Source is a path inside the tree (systemd-nspawn's
 	// "+" prefix), not on the host.
-	SourceInTree bool `json:"st,omitempty"`
+	SourceInTree bool
 	// Devices lists node names for KindDevices ("null", "zero", ...).
-	Devices []string `json:"dv,omitempty"`
+	Devices []string
 }

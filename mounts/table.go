@@ -6,7 +6,7 @@ import "golang.org/x/sys/unix"
 // TMPFS_LIMITS_*), so a payload cannot fill the host's memory through
 // /dev, /run or /tmp.
 const (
-	limitsDev    = ",size=4m,nr_inodes=1k"
+	limitsDev    = ",size=4m,nr_inodes=64k"
 	limitsNested = ",size=10%,nr_inodes=400k"
 	limitsRun    = ",size=20%,nr_inodes=800k"
 )
@@ -25,6 +25,15 @@ func Standard() []Step {
 		// not the kernel's: /proc/sys and the sysrq trigger are read-only.
 		{Kind: KindReadOnly, Target: "/proc/sys"},
 		{Kind: KindReadOnly, Target: "/proc/sysrq-trigger"},
+		// Hardware information and tunables, read-only as in
+		// systemd-nspawn; those the kernel lacks are skipped.
+		{Kind: KindReadOnly, Target: "/proc/acpi"},
+		{Kind: KindReadOnly, Target: "/proc/apm"},
+		{Kind: KindReadOnly, Target: "/proc/asound"},
+		{Kind: KindReadOnly, Target: "/proc/bus"},
+		{Kind: KindReadOnly, Target: "/proc/fs"},
+		{Kind: KindReadOnly, Target: "/proc/irq"},
+		{Kind: KindReadOnly, Target: "/proc/scsi"},
 		{Kind: KindFS, FSType: "sysfs", Source: "sysfs", Target: "/sys", Flags: noSuidDevExec | unix.MS_RDONLY},
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/dev", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=0755" + limitsDev},
 		// The only device nodes a container's /dev holds, as in

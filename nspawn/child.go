@@ -1,9 +1,9 @@
 package nspawn
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -57,10 +57,14 @@ func setupAndExec(status *os.File) error {
 	}
 	var plan Plan
 	planFile := os.NewFile(planFD, "plan")
-	if err := json.NewDecoder(planFile).Decode(&plan); err != nil {
+	data, err := io.ReadAll(planFile)
+	planFile.Close()
+	if err == nil {
+		err = plan.UnmarshalBinary(data)
+	}
+	if err != nil {
 		return fmt.Errorf("read the plan: %w", err)
 	}
-	planFile.Close()
 
 	// Modes come from the plan, not from whatever umask nspawn inherited.
 	unix.Umask(0)

@@ -10,7 +10,7 @@ import (
 const containerManager = "nspawn"
 
 // environment is the payload's environment as systemd-nspawn composes it:
-// PATH, container=, container_uuid=, TERM from the host, the user's HOME,
+// PATH, container=, container_uuid=, TERM from the host if set, the user's HOME,
 // USER, LOGNAME and SHELL, then each -E in order (a later one wins). Nothing
 // else of nspawn's own environment reaches the payload.
 func environment(p *Plan, setenv, hostEnv []string) ([]string, error) {
@@ -19,12 +19,11 @@ func environment(p *Plan, setenv, hostEnv []string) ([]string, error) {
 		"container=" + containerManager,
 		"container_uuid=" + p.UUID,
 	}
-	term := lookupEnv(hostEnv, "TERM")
-	if term == "" {
-		term = "dumb"
+	// TERM only when nspawn has one, as systemd-nspawn passes it.
+	if term, ok := lookupEnvOK(hostEnv, "TERM"); ok {
+		env = append(env, "TERM="+term)
 	}
 	env = append(env,
-		"TERM="+term,
 		"HOME="+p.User.Home,
 		"USER="+p.User.Name,
 		"LOGNAME="+p.User.Name,

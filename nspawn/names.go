@@ -14,17 +14,18 @@ import (
 const hostNameMax = 64
 
 // validHostname follows systemd's hostname_is_valid(): dot-separated labels
-// of letters, digits, '-' and '_', none empty, at most 64 characters.
+// of letters, digits and '-', none empty, none starting or ending with '-',
+// at most 64 characters in all.
 func validHostname(s string) bool {
 	if s == "" || len(s) > hostNameMax {
 		return false
 	}
 	for _, label := range strings.Split(s, ".") {
-		if label == "" {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
 		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			if !hostnameChar(c) {
 				return false
 			}
 		}
@@ -32,25 +33,31 @@ func validHostname(s string) bool {
 	return true
 }
 
-// machineName is -M, or the tree's base name made into a valid hostname
-// (invalid characters dropped, cut to 64), as systemd-nspawn derives it.
+func hostnameChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
+}
+
+// machineName is -M, or the tree's base name made into a valid hostname as
+// systemd's hostname_cleanup() does: other characters dropped, runs of dots
+// joined, leading and trailing dots and dashes trimmed, cut to 64.
 func machineName(given, root string) (string, error) {
 	if given != "" {
 		if !validHostname(given) {
-			return "", fmt.Errorf("--machine=%s: not a valid machine name (letters, digits, '-', '_', '.', at most 64 characters)", given)
+			return "", fmt.Errorf("--machine=%s: not a valid machine name (letters, digits, '-' and '.', at most 64 characters)", given)
 		}
 		return given, nil
 	}
 	var b strings.Builder
 	for _, c := range filepath.Base(root) {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' {
+		if hostnameChar(c) || c == '.' && b.Len() > 0 && !strings.HasSuffix(b.String(), ".") {
 			b.WriteRune(c)
 		}
 	}
-	name := strings.Trim(b.String(), ".")
+	name := b.String()
 	if len(name) > hostNameMax {
 		name = name[:hostNameMax]
 	}
+	name = strings.Trim(name, ".-")
 	if !validHostname(name) {
 		return "", fmt.Errorf("cannot derive a machine name from %s; give one with --machine=NAME", root)
 	}

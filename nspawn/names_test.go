@@ -1,6 +1,7 @@
 package nspawn
 
 import (
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -8,8 +9,9 @@ import (
 
 func TestValidHostname(t *testing.T) {
 	for s, want := range map[string]bool{
-		"web1": true, "a.b-c_d": true, "": false, "a..b": false, ".a": false, "a b": false,
-		"x/y": false, string(make([]byte, 65)): false,
+		"web1": true, "a.b-c.d": true, "": false, "a..b": false, ".a": false, "a b": false,
+		"x/y": false, "a_b": false, "-x": false, "x-": false, "a-.b": false, "a.-b": false,
+		strings.Repeat("a", 64): true, strings.Repeat("a", 65): false,
 	} {
 		if got := validHostname(s); got != want {
 			t.Errorf("validHostname(%q) = %v", s, got)
@@ -21,6 +23,7 @@ func TestMachineName(t *testing.T) {
 	for _, tc := range []struct{ given, root, want string }{
 		{"", "/srv/trees/bookworm", "bookworm"},
 		{"", "/srv/my tree!", "mytree"},
+		{"", "/srv/My_Tree..x-", "MyTree.x"},
 		{"web1", "/srv/x", "web1"},
 	} {
 		if got, err := machineName(tc.given, tc.root); err != nil || got != tc.want {

@@ -15,33 +15,33 @@ import (
 
 // Plan is everything the container will be, decided before anything is
 // created: every user mistake is caught while building it, and the child
-// only carries it out. It travels to the child as JSON over a pipe.
+// only carries it out. It travels to the child over a pipe (wire.go).
 type Plan struct {
-	Root     string `json:"root"` // absolute host path of the tree
-	Machine  string `json:"machine"`
-	Hostname string `json:"hostname"`
-	UUID     string `json:"uuid"`
+	Root     string // absolute host path of the tree
+	Machine  string
+	Hostname string
+	UUID     string
 
 	// Cloneflags are the namespaces the child is created in.
-	Cloneflags     uintptr `json:"cloneflags"`
-	PrivateNetwork bool    `json:"private_network"`
+	Cloneflags     uintptr
+	PrivateNetwork bool
 
-	Mounts []mounts.Step `json:"mounts"`
+	Mounts []mounts.Step
 
-	User  users.User `json:"user"`
-	Env   []string   `json:"env"`
-	Chdir string     `json:"chdir"`
+	User  users.User
+	Env   []string
+	Chdir string
 	// Argv is the payload's command line; Argv[0] is looked up in the
 	// container's PATH unless it contains a slash. Argv0 overrides the name
 	// the payload sees (a login shell's "-sh").
-	Argv  []string `json:"argv"`
-	Argv0 string   `json:"argv0,omitempty"`
+	Argv  []string
+	Argv0 string
 
-	AsPID2 bool `json:"as_pid2"`
+	AsPID2 bool
 	// KillSignal, when set, replaces the signal nspawn forwards on SIGTERM
 	// and SIGINT (--kill-signal).
-	KillSignal unix.Signal `json:"kill_signal,omitempty"`
-	Quiet      bool        `json:"quiet"`
+	KillSignal unix.Signal
+	Quiet      bool
 }
 
 // defaultPath is systemd's DEFAULT_PATH with the split-/usr directories, as
@@ -64,7 +64,7 @@ func BuildPlan(o *Options, hostEnv []string, cwd string) (*Plan, error) {
 	p.Hostname = p.Machine
 	if o.Hostname != "" {
 		if !validHostname(o.Hostname) {
-			return nil, fmt.Errorf("--hostname=%s: not a valid hostname (letters, digits, '-', '.', at most 64 characters)", o.Hostname)
+			return nil, fmt.Errorf("--hostname=%s: not a valid hostname (letters, digits, '-' and '.', at most 64 characters)", o.Hostname)
 		}
 		p.Hostname = o.Hostname
 	}
@@ -139,9 +139,11 @@ func namespaces(shareNetwork bool) uintptr {
 	return f
 }
 
-// mountPlan lists every mount: the standard API filesystems, then the
-// user's binds and tmpfs mounts, parents before children, then a read-only
-// root. Bind sources are checked here, before anything is created.
+// mountPlan lists every mount: with --read-only first the tree and every
+// mount it carries, as systemd-nspawn does, so only what is mounted later
+// stays writable; then the standard API filesystems; then the user's binds
+// and tmpfs mounts, parents before children. Bind sources and destinations
+// are checked here, before anything is created.
 func mountPlan(o *Options, root, cwd string) ([]mounts.Step, error) {
 	var custom []mounts.Step
 	for _, b := range []struct {
@@ -158,8 +160,12 @@ func mountPlan(o *Options, root, cwd string) ([]mounts.Step, error) {
 			if s.SourceInTree {
 				src = inTree(root, s.Source)
 			}
-			if _, err := os.Stat(src); err != nil {
+			st, err := os.Stat(src)
+			if err != nil {
 				return nil, fmt.Errorf("%s=%s: %s does not exist", b.flag, spec, s.Source)
+			}
+			if dst, err := os.Stat(inTree(root, s.Target)); err == nil && dst.IsDir() != st.IsDir() {
+				return nil, fmt.Errorf("%s=%s: cannot bind %s onto %s in the tree", b.flag, spec, kind(st), kind(dst))
 			}
 			custom = append(custom, s)
 		}
@@ -171,16 +177,31 @@ func mountPlan(o *Options, root, cwd string) ([]mounts.Step, error) {
 		}
 		custom = append(custom, s)
 	}
+	if o.ReadOnly {
+		for _, s := range custom {
+			if _, err := os.Lstat(inTree(root, s.Target)); err != nil {
+				return nil, fmt.Errorf("--read-only: mount point %s is missing in the tree and cannot be created in a read-only one; create it first", s.Target)
+			}
+		}
+	}
 	// Mount /a before /a/b whatever order the flags came in, as
 	// systemd-nspawn sorts its custom mounts.
 	sort.SliceStable(custom, func(i, j int) bool {
 		return strings.Count(custom[i].Target, "/") < strings.Count(custom[j].Target, "/")
 	})
-	steps := append(mounts.Standard(), custom...)
+	var steps []mounts.Step
 	if o.ReadOnly {
-		steps = append(steps, mounts.Step{Kind: mounts.KindReadOnly, Target: "/"})
+		steps = append(steps, mounts.Step{Kind: mounts.KindReadOnly, Target: "/", Recursive: true})
 	}
-	return steps, nil
+	steps = append(steps, mounts.Standard()...)
+	return append(steps, custom...), nil
+}
+
+func kind(fi os.FileInfo) string {
+	if fi.IsDir() {
+		return "a directory"
+	}
+	return "a file"
 }
 
 // inTree resolves an in-container path to its host path for reading; an

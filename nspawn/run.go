@@ -1,7 +1,6 @@
 package nspawn
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,13 +69,16 @@ func run(plan *Plan) int {
 	// the container dies exactly when nspawn does.
 	runtime.LockOSThread()
 
-	planR, planW, err := os.Pipe()
+	planR, err := planPipe(plan)
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("hand the plan to the container: %w", err))
 	}
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
 		return fail(err)
+	}
+	if !plan.Quiet {
+		fmt.Fprintf(os.Stderr, "Spawning container %s on %s.\n", plan.Machine, plan.Root)
 	}
 	// Subscribe before the child exists so no stop request is lost.
 	signals := make(chan os.Signal, 4)
@@ -97,20 +99,10 @@ func run(plan *Plan) int {
 			Setsid: true,
 		},
 	})
-	if err != nil {
-		return fail(fmt.Errorf("start the container: %w", err))
-	}
 	planR.Close()
 	statusW.Close()
-	if !plan.Quiet {
-		fmt.Fprintf(os.Stderr, "Spawning container %s on %s.\n", plan.Machine, plan.Root)
-	}
-	err = json.NewEncoder(planW).Encode(plan)
-	planW.Close()
 	if err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		wait(pid)
-		return fail(fmt.Errorf("hand the plan to the container: %w", err))
+		return fail(fmt.Errorf("start the container: %w", err))
 	}
 
 	// The child reports a setup failure as one status byte and a message;
@@ -123,11 +115,23 @@ func run(plan *Plan) int {
 		return int(report[0])
 	}
 
-	status := supervise(pid, plan, signals)
-	if !plan.Quiet {
-		fmt.Fprintf(os.Stderr, "Container %s exited with status %d.\n", plan.Machine, status)
+	ws := supervise(pid, plan, signals)
+	reportExit(plan, ws)
+	return shellStatus(ws)
+}
+
+// reportExit says how the container ended, in systemd-nspawn's words; only
+// death by a signal is reported under --quiet, as there.
+func reportExit(plan *Plan, ws unix.WaitStatus) {
+	switch {
+	case ws.Signaled():
+		fmt.Fprintf(os.Stderr, "Container %s terminated by signal %s.\n", plan.Machine, strings.TrimPrefix(unix.SignalName(ws.Signal()), "SIG"))
+	case plan.Quiet:
+	case ws.ExitStatus() == 0:
+		fmt.Fprintf(os.Stderr, "Container %s exited successfully.\n", plan.Machine)
+	default:
+		fmt.Fprintf(os.Stderr, "Container %s failed with error code %d.\n", plan.Machine, ws.ExitStatus())
 	}
-	return status
 }
 
 // supervise waits for the container's PID 1, forwarding stop requests.
@@ -135,8 +139,8 @@ func run(plan *Plan) int {
 // does not catch the signal would never see it (the kernel drops
 // unhandled signals to a namespace's init), so it is killed at once;
 // one that catches it gets stopGrace to exit before SIGKILL.
-func supervise(pid int, plan *Plan, signals <-chan os.Signal) int {
-	done := make(chan int, 1)
+func supervise(pid int, plan *Plan, signals <-chan os.Signal) unix.WaitStatus {
+	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- wait(pid) }()
 	var grace <-chan time.Time
 	for {
@@ -161,16 +165,46 @@ func supervise(pid int, plan *Plan, signals <-chan os.Signal) int {
 	}
 }
 
-// wait reaps pid and returns its status as a shell would: the exit code,
-// or 128+N for death by signal N.
-func wait(pid int) int {
+// planPipe returns the read end of a pipe that already holds the encoded
+// plan, so the child finds it complete the moment it looks instead of
+// waiting for the parent to be scheduled.
+func planPipe(plan *Plan) (*os.File, error) {
+	data, err := plan.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	if len(data) > 1<<16 { // beyond a pipe's default capacity
+		if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, len(data)); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("plan of %d bytes: %w", len(data), err)
+		}
+	}
+	if _, err := w.Write(data); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// wait reaps pid.
+func wait(pid int) unix.WaitStatus {
 	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(pid, &ws, 0, nil)
 		if err != unix.EINTR {
-			break
+			return ws
 		}
 	}
+}
+
+// shellStatus is a wait status as a shell's $? gives it: the exit code, or
+// 128+N for death by signal N.
+func shellStatus(ws unix.WaitStatus) int {
 	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}

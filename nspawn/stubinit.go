@@ -49,10 +49,7 @@ func stubInit(plan *Plan, path string, argv []string, status *os.File) error {
 				break
 			}
 			if reaped == pid {
-				if ws.Signaled() {
-					os.Exit(128 + int(ws.Signal()))
-				}
-				os.Exit(ws.ExitStatus())
+				os.Exit(shellStatus(ws))
 			}
 		}
 	}

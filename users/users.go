@@ -14,12 +14,12 @@ import (
 
 // User is who the payload runs as.
 type User struct {
-	Name   string   `json:"name"`
-	UID    uint32   `json:"uid"`
-	GID    uint32   `json:"gid"`
-	Groups []uint32 `json:"groups,omitempty"` // supplementary, primary excluded
-	Home   string   `json:"home"`
-	Shell  string   `json:"shell"`
+	Name   string
+	UID    uint32
+	GID    uint32
+	Groups []uint32 // supplementary, primary excluded
+	Home   string
+	Shell  string
 }
 
 // Lookup finds spec, a user name or numeric UID, in the passwd and group
