@@ -13,6 +13,7 @@ import (
 
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/network"
+	"github.com/nspawn/nspawn/pty"
 )
 
 // The child stage's inherited fds (ExtraFiles in run).
@@ -45,7 +46,7 @@ func Child() {
 	if errors.As(err, &se) {
 		code = se.status
 	}
-	status.Write(append([]byte{byte(code)}, err.Error()...))
+	sendError(status, code, err.Error())
 	os.Exit(code)
 }
 
@@ -82,6 +83,11 @@ func setupAndExec(status *os.File) error {
 	}
 	if plan.PrivateNetwork {
 		if err := network.LoopbackUp(); err != nil {
+			return err
+		}
+	}
+	if plan.Console.UsesPTY() {
+		if err := attachConsole(status, !plan.AsPID2); err != nil {
 			return err
 		}
 	}
@@ -143,12 +149,21 @@ func becomeUser(plan *Plan, status *os.File) error {
 	return nil
 }
 
-// parentAlive tells whether nspawn still holds the read end of the status
-// pipe: a pipe's write end polls POLLERR once no reader is left.
-func parentAlive(status *os.File) bool {
-	fds := []unix.PollFd{{Fd: int32(status.Fd()), Events: 0}}
-	n, err := unix.Poll(fds, 0)
-	return err == nil && (n == 0 || fds[0].Revents&unix.POLLERR == 0)
+// attachConsole gives the container a pty of its own devpts as console:
+// the master goes to nspawn for the relay, the slave becomes stdio (and
+// the controlling terminal, unless a stub init hands it to the payload).
+func attachConsole(status *os.File, ctty bool) error {
+	master, slave, err := pty.OpenConsole()
+	if err != nil {
+		return err
+	}
+	defer slave.Close()
+	err = sendConsole(status, master)
+	master.Close()
+	if err != nil {
+		return err
+	}
+	return pty.AttachStdio(slave, ctty)
 }
 
 // findExecutable looks name up as execvp(3) would, in the container's PATH,

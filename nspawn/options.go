@@ -27,6 +27,8 @@ type Options struct {
 	Tmpfs        []string
 	ReadOnly     bool
 	ShareNetwork bool
+	Console      string
+	Pipe         bool
 	// PrivateNetwork is accepted for systemd-nspawn compatibility: a
 	// private network is our default already.
 	PrivateNetwork bool
@@ -69,6 +71,8 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "Mount the root directory read-only")
 	fs.BoolVar(&o.ShareNetwork, "share-network", false, "Stay in the host's network namespace (default: a private one with only lo)")
 	fs.BoolVar(&o.PrivateNetwork, "private-network", false, "Private network namespace with only lo (the default)")
+	fs.StringVar(&o.Console, "console", "", "Console mode: interactive, read-only, passive, pipe or autopipe (default: interactive on a terminal, else pipe)")
+	fs.BoolVarP(&o.Pipe, "pipe", "P", false, "Same as --console=pipe")
 	fs.BoolVarP(&o.Help, "help", "h", false, "Show this help")
 	fs.BoolVar(&o.Version, "version", false, "Show the version")
 	// Argument names for --help and the manual page.
@@ -84,6 +88,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 		"bind":        "SRC[:DST[:OPTS]]",
 		"bind-ro":     "SRC[:DST[:OPTS]]",
 		"tmpfs":       "PATH[:OPTS]",
+		"console":     "MODE",
 	} {
 		fs.SetAnnotation(name, "arg", []string{arg})
 	}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nspawn/nspawn/mounts"
+	"github.com/nspawn/nspawn/pty"
 	"github.com/nspawn/nspawn/users"
 )
 
@@ -37,6 +38,9 @@ type Plan struct {
 	Argv  []string
 	Argv0 string
 
+	// Console is the resolved --console mode (never autopipe).
+	Console pty.Mode
+
 	AsPID2 bool
 	// KillSignal, when set, replaces the signal nspawn forwards on SIGTERM
 	// and SIGINT (--kill-signal).
@@ -48,13 +52,23 @@ type Plan struct {
 // systemd-nspawn gives it to the payload.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// Host is what the plan needs to know of nspawn's own situation.
+type Host struct {
+	Env       []string // nspawn's environment (TERM, -E NAME without a value)
+	Cwd       string   // its working directory
+	StdinTTY  bool     // whether its stdin and stdout are terminals
+	StdoutTTY bool
+}
+
 // BuildPlan validates opts against the tree and fills in every default.
-// It reads the host and the tree but changes neither. hostEnv is nspawn's
-// own environment (for TERM and -E NAME without a value), cwd its working
-// directory.
-func BuildPlan(o *Options, hostEnv []string, cwd string) (*Plan, error) {
+// It reads the host and the tree but changes neither.
+func BuildPlan(o *Options, host Host) (*Plan, error) {
 	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, PrivateNetwork: !o.ShareNetwork}
+	hostEnv, cwd := host.Env, host.Cwd
 	var err error
+	if p.Console, err = consoleMode(o, host); err != nil {
+		return nil, err
+	}
 	if p.Root, err = treeRoot(o.Directory, cwd); err != nil {
 		return nil, err
 	}
@@ -98,6 +112,24 @@ func BuildPlan(o *Options, hostEnv []string, cwd string) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// consoleMode resolves --console and -P to the mode the container gets.
+func consoleMode(o *Options, host Host) (pty.Mode, error) {
+	var m pty.Mode
+	if o.Console != "" {
+		var err error
+		if m, err = pty.ParseMode(o.Console); err != nil {
+			return "", fmt.Errorf("--console=%s: %v", o.Console, err)
+		}
+	}
+	if o.Pipe {
+		if m != "" && m != pty.Pipe {
+			return "", fmt.Errorf("--pipe and --console=%s contradict each other; pick one", o.Console)
+		}
+		m = pty.Pipe
+	}
+	return pty.Resolve(m, host.StdinTTY, host.StdoutTTY), nil
 }
 
 // treeRoot resolves -D to an absolute, symlink-free directory.

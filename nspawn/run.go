@@ -3,7 +3,6 @@ package nspawn
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/pty"
 )
 
 // childArg0 marks the re-executed binary as the child stage. It is argv[0],
@@ -49,7 +50,10 @@ func Main(args []string) int {
 	if err != nil {
 		return fail(fmt.Errorf("current directory: %w", err))
 	}
-	plan, err := BuildPlan(opts, os.Environ(), cwd)
+	plan, err := BuildPlan(opts, Host{
+		Env: os.Environ(), Cwd: cwd,
+		StdinTTY: pty.IsTerminal(0), StdoutTTY: pty.IsTerminal(1),
+	})
 	if err != nil {
 		return fail(err)
 	}
@@ -73,16 +77,19 @@ func run(plan *Plan) int {
 	if err != nil {
 		return fail(fmt.Errorf("hand the plan to the container: %w", err))
 	}
-	statusR, statusW, err := os.Pipe()
+	status, childStatus, err := statusPair()
 	if err != nil {
 		return fail(err)
 	}
 	if !plan.Quiet {
 		fmt.Fprintf(os.Stderr, "Spawning container %s on %s.\n", plan.Machine, plan.Root)
+		if plan.Console == pty.Interactive {
+			fmt.Fprintf(os.Stderr, "Press ^] three times within 1s to kill container.\n")
+		}
 	}
 	// Subscribe before the child exists so no stop request is lost.
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	signal.Notify(signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGWINCH)
 	defer signal.Stop(signals)
 
 	// syscall.ForkExec rather than os/exec: the child needs nothing os/exec
@@ -90,7 +97,7 @@ func run(plan *Plan) int {
 	// /proc/self/exe is this very binary even if the file was replaced.
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{childArg0}, &syscall.ProcAttr{
 		Env:   []string{"GOMAXPROCS=1"},
-		Files: append(stdio(), planR.Fd(), statusW.Fd()), // fds 3 and 4 in the child
+		Files: append(stdio(), planR.Fd(), childStatus.Fd()), // fds 3 and 4 in the child
 		Sys: &syscall.SysProcAttr{
 			Cloneflags: plan.Cloneflags,
 			Pdeathsig:  syscall.SIGKILL,
@@ -100,22 +107,37 @@ func run(plan *Plan) int {
 		},
 	})
 	planR.Close()
-	statusW.Close()
+	childStatus.Close()
 	if err != nil {
 		return fail(fmt.Errorf("start the container: %w", err))
 	}
 
-	// The child reports a setup failure as one status byte and a message;
-	// the pipe closes empty once the payload runs.
-	report, _ := io.ReadAll(statusR)
-	statusR.Close()
-	if len(report) > 0 {
+	var relay *pty.Relay
+	report := readStatus(status, func(master *os.File) {
+		if relay, err = pty.StartRelay(master, os.Stdin, os.Stdout, plan.Console); err != nil {
+			fmt.Fprintf(os.Stderr, "nspawn: console: %v\n", err)
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	})
+	status.Close()
+	if relay != nil {
+		// Whatever happens from here, the host terminal leaves raw mode.
+		defer relay.RestoreTerminal()
+	}
+	if report.failed {
 		wait(pid)
-		fmt.Fprintf(os.Stderr, "nspawn: %s\n", report[1:])
-		return int(report[0])
+		if relay != nil {
+			relay.Close(0)
+		}
+		fmt.Fprintf(os.Stderr, "nspawn: %s\n", report.msg)
+		return report.status
 	}
 
-	ws := supervise(pid, plan, signals)
+	ws := supervise(pid, plan, signals, relay)
+	if relay != nil {
+		// The last output may still sit in the pty when PID 1 is gone.
+		relay.Close(time.Second)
+	}
 	reportExit(plan, ws)
 	return shellStatus(ws)
 }
@@ -139,16 +161,30 @@ func reportExit(plan *Plan, ws unix.WaitStatus) {
 // does not catch the signal would never see it (the kernel drops
 // unhandled signals to a namespace's init), so it is killed at once;
 // one that catches it gets stopGrace to exit before SIGKILL.
-func supervise(pid int, plan *Plan, signals <-chan os.Signal) unix.WaitStatus {
+func supervise(pid int, plan *Plan, signals <-chan os.Signal, relay *pty.Relay) unix.WaitStatus {
 	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- wait(pid) }()
 	var grace <-chan time.Time
+	var escape <-chan struct{}
+	if relay != nil {
+		escape = relay.Escape()
+	}
 	for {
 		select {
 		case status := <-done:
 			return status
+		case <-escape:
+			// ^]^]^]: the user wants out now, as in systemd-nspawn.
+			unix.Kill(pid, unix.SIGKILL)
+			escape = nil
 		case s := <-signals:
 			sig := s.(syscall.Signal)
+			if sig == unix.SIGWINCH {
+				if relay != nil {
+					relay.Resize()
+				}
+				continue
+			}
 			if plan.KillSignal != 0 && sig != unix.SIGHUP {
 				sig = plan.KillSignal
 			}

@@ -28,7 +28,11 @@ func stubInit(plan *Plan, path string, argv []string, status *os.File) error {
 		Env:   plan.Env,
 		Files: []uintptr{0, 1, 2},
 		Sys: &syscall.SysProcAttr{
-			Setsid:     true,
+			Setsid: true,
+			// The console becomes the payload's controlling terminal, so
+			// job control and ^C work as under a real init.
+			Setctty:    plan.Console.UsesPTY(),
+			Ctty:       0,
 			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: groups},
 		},
 	})

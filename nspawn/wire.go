@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/nspawn/nspawn/mounts"
+	"github.com/nspawn/nspawn/pty"
 	"github.com/nspawn/nspawn/users"
 	"golang.org/x/sys/unix"
 )
@@ -107,6 +108,7 @@ func (p *Plan) MarshalBinary() ([]byte, error) {
 	w.str(p.Chdir)
 	w.strs(p.Argv)
 	w.str(p.Argv0)
+	w.str(string(p.Console))
 	w.flag(p.AsPID2)
 	w.num(uint64(p.KillSignal))
 	w.flag(p.Quiet)
@@ -156,6 +158,7 @@ func (p *Plan) UnmarshalBinary(b []byte) error {
 	p.Chdir = r.str()
 	p.Argv = r.strs()
 	p.Argv0 = r.str()
+	p.Console = pty.Mode(r.str())
 	p.AsPID2 = r.flag()
 	p.KillSignal = unix.Signal(r.num())
 	p.Quiet = r.flag()

@@ -1,0 +1,94 @@
+package nspawn
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The child reports to the parent over a SOCK_SEQPACKET socket pair, one
+// message per event. It stays open, close-on-exec, until the payload runs,
+// so end-of-file tells the parent that setup succeeded.
+const (
+	msgConsole = 'C' // the console's pty master, passed as SCM_RIGHTS
+	msgError   = 'E' // a setup failure: status byte, then the message
+)
+
+// statusPair makes the parent's and the child's ends.
+func statusPair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("status socket: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "status"), os.NewFile(uintptr(fds[1]), "status"), nil
+}
+
+// sendConsole hands the console's pty master to the parent.
+func sendConsole(sock, master *os.File) error {
+	rights := unix.UnixRights(int(master.Fd()))
+	if err := unix.Sendmsg(int(sock.Fd()), []byte{msgConsole}, rights, nil, 0); err != nil {
+		return fmt.Errorf("hand the console to nspawn: %w", err)
+	}
+	return nil
+}
+
+// sendError reports a setup failure; the child exits right after.
+func sendError(sock *os.File, status int, msg string) {
+	unix.Sendmsg(int(sock.Fd()), append([]byte{msgError, byte(status)}, msg...), nil, nil, 0)
+}
+
+// setupReport is what the parent learned from the child before the payload
+// started: a failure, if any, with its exit status and message.
+type setupReport struct {
+	failed bool
+	status int
+	msg    string
+}
+
+// readStatus reads the child's messages until the payload runs (end of
+// file) or setup fails, calling onConsole when the console arrives.
+func readStatus(sock *os.File, onConsole func(master *os.File)) setupReport {
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return setupReport{}
+		}
+		switch buf[0] {
+		case msgConsole:
+			if master := receivedFile(oob[:oobn]); master != nil {
+				onConsole(master)
+			}
+		case msgError:
+			if n < 2 {
+				return setupReport{failed: true, status: 1, msg: "the container's setup failed"}
+			}
+			return setupReport{failed: true, status: int(buf[1]), msg: string(buf[2:n])}
+		}
+	}
+}
+
+func receivedFile(oob []byte) *os.File {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil || len(msgs) == 0 {
+		return nil
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) == 0 {
+		return nil
+	}
+	return os.NewFile(uintptr(fds[0]), "console")
+}
+
+// parentAlive tells whether nspawn still holds its end of the status
+// socket: once it is gone, ours polls POLLHUP.
+func parentAlive(sock *os.File) bool {
+	fds := []unix.PollFd{{Fd: int32(sock.Fd()), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && (n == 0 || fds[0].Revents&(unix.POLLHUP|unix.POLLERR) == 0)
+}

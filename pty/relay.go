@@ -1,0 +1,136 @@
+package pty
+
+import (
+	"os"
+	"sync"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// escapeByte is ^]: pressed three times within escapeWindow it kills the
+// container, as in systemd-nspawn.
+const (
+	escapeByte   = 0x1d
+	escapeWindow = time.Second
+	escapeCount  = 3
+)
+
+// relayBuffer is large enough that one read drains what the pty holds.
+const relayBuffer = 64 << 10
+
+// Relay connects the container's console (the pty master) with nspawn's
+// own stdin and stdout for one console mode.
+type Relay struct {
+	master  *os.File
+	in, out *os.File
+	mode    Mode
+	restore func()
+	escape  chan struct{}
+	outDone chan struct{}
+	once    sync.Once
+}
+
+// StartRelay begins relaying for mode. In interactive mode the host
+// terminal is put in raw mode until Close; its window size is copied to
+// the console now and on every Resize.
+func StartRelay(master, in, out *os.File, mode Mode) (*Relay, error) {
+	r := &Relay{master: master, in: in, out: out, mode: mode, escape: make(chan struct{}), outDone: make(chan struct{})}
+	r.Resize()
+	if mode == Passive {
+		close(r.outDone)
+		return r, nil
+	}
+	if mode == Interactive && IsTerminal(int(in.Fd())) {
+		restore, err := MakeRaw(int(in.Fd()))
+		if err != nil {
+			return nil, err
+		}
+		r.restore = restore
+	}
+	go r.copyOut()
+	if mode == Interactive {
+		go r.copyIn()
+	}
+	return r, nil
+}
+
+// Escape is closed when ^] has been pressed three times within a second.
+func (r *Relay) Escape() <-chan struct{} { return r.escape }
+
+// Resize copies the host terminal's window size to the console.
+func (r *Relay) Resize() {
+	for _, f := range []*os.File{r.in, r.out} {
+		if IsTerminal(int(f.Fd())) {
+			pty.InheritSize(f, r.master)
+			return
+		}
+	}
+}
+
+// copyOut relays the container's output until the console has no writer
+// left (EIO on the master once every slave fd is closed).
+func (r *Relay) copyOut() {
+	defer close(r.outDone)
+	buf := make([]byte, relayBuffer)
+	for {
+		n, err := r.master.Read(buf)
+		if n > 0 {
+			if _, werr := r.out.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// copyIn relays the host's input, watching for the ^]^]^] escape.
+func (r *Relay) copyIn() {
+	buf := make([]byte, relayBuffer)
+	var presses []time.Time
+	for {
+		n, err := r.in.Read(buf)
+		for _, b := range buf[:n] {
+			if b != escapeByte {
+				continue
+			}
+			now := time.Now()
+			presses = append(presses, now)
+			for len(presses) > 0 && now.Sub(presses[0]) > escapeWindow {
+				presses = presses[1:]
+			}
+			if len(presses) >= escapeCount {
+				r.once.Do(func() { close(r.escape) })
+				return
+			}
+		}
+		if n > 0 {
+			if _, werr := r.master.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return // EOF on stdin: the container keeps running, as in nspawn
+		}
+	}
+}
+
+// Close waits up to drain for the container's last output to be relayed,
+// then restores the host terminal. It is safe to call more than once.
+func (r *Relay) Close(drain time.Duration) {
+	select {
+	case <-r.outDone:
+	case <-time.After(drain):
+	}
+	r.RestoreTerminal()
+}
+
+// RestoreTerminal puts the host terminal back as it was; a panic or a fatal
+// signal path calls it directly.
+func (r *Relay) RestoreTerminal() {
+	if r.restore != nil {
+		r.restore()
+	}
+}
