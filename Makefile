@@ -9,7 +9,7 @@ LDFLAGS  := -s -w -X github.com/nspawn/nspawn/nspawn.Version=$(VERSION)
 SOURCES  := $(shell find . -name '*.go' -not -path './tests/*') go.mod go.sum
 # Debian packages the tests and benchmarks use: trees are built from
 # busybox-static and debootstrap; systemd-nspawn and bwrap are compared with.
-DEB_DEPS := busybox-static debootstrap systemd-container bubblewrap hyperfine iproute2 file
+DEB_DEPS := busybox-static debootstrap systemd-container bubblewrap hyperfine iproute2 file tmux
 
 .PHONY: all build deps trees demo test unit integration bench clean
 
