@@ -82,6 +82,10 @@ func receivedFile(oob []byte) *os.File {
 	if err != nil || len(fds) == 0 {
 		return nil
 	}
+	// Non-blocking, so the os package drives it through the netpoller: a
+	// relay goroutine parks while the pty is empty instead of holding a
+	// thread in read(2) that the scheduler keeps replacing.
+	unix.SetNonblock(fds[0], true)
 	return os.NewFile(uintptr(fds[0]), "console")
 }
 

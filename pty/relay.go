@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // escapeByte is ^]: pressed three times within escapeWindow it kills the
@@ -58,13 +58,18 @@ func StartRelay(master, in, out *os.File, mode Mode) (*Relay, error) {
 // Escape is closed when ^] has been pressed three times within a second.
 func (r *Relay) Escape() <-chan struct{} { return r.escape }
 
-// Resize copies the host terminal's window size to the console.
+// Resize copies the host terminal's window size to the console. It goes
+// through SyscallConn: File.Fd would switch the master back to blocking.
 func (r *Relay) Resize() {
 	for _, f := range []*os.File{r.in, r.out} {
-		if IsTerminal(int(f.Fd())) {
-			pty.InheritSize(f, r.master)
-			return
+		ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+		if err != nil {
+			continue
 		}
+		if conn, err := r.master.SyscallConn(); err == nil {
+			conn.Control(func(fd uintptr) { unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) })
+		}
+		return
 	}
 }
 
