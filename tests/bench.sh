@@ -75,4 +75,21 @@ if "ours" in med:
         if o in med:
             print(f"{'ours/' + o:<20}{med['ours'] / med[o]:>10.2f}")
 EOF
+
+# Console throughput: 1 GiB through the interactive console of each tool,
+# as a Go benchmark (it needs a pty pair to play the terminal).
+[[ ${BENCH_CONSOLE:-1} == 1 && -x $nspawn ]] || exit 0
+echo
+echo "console: 1 GiB of zeros through the interactive console (Go benchmark)"
+out=$(cd "$here" && NSPAWN_BIN=$nspawn go test -count=1 -run '^$' -bench ConsoleCat -benchtime "${BENCH_CONSOLE_RUNS:-2}x" . 2>&1) || true
+echo "$out" | grep -E '^Benchmark' || { echo "$out" | tail -5; exit 0; }
+echo "$out" | python3 -c "$(cat <<'PY'
+import re, sys
+rate = {m.group(1): float(m.group(2)) for m in re.finditer(
+    r"ConsoleCat/(\S+?)-\d+\s+\d+\s+\d+ ns/op\s+([\d.]+) MB/s", sys.stdin.read())}
+if "nspawn" in rate and "systemd-nspawn" in rate:
+    ratio = rate["nspawn"] / rate["systemd-nspawn"]
+    print("console throughput ours/systemd-nspawn %.2f (higher is better)" % ratio)
+PY
+)"
 exit 0

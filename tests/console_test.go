@@ -122,8 +122,10 @@ func TestConsoleInteractiveShell(t *testing.T) {
 	at = term.expect(at, "# ")
 
 	// The payload's console is a pty of the container's own devpts, not
-	// the host's terminal: tty names it and stdin lives on /dev/pts there.
-	term.typeKeys("tty; stat -L -c %d /proc/self/fd/0 /dev/pts/ptmx | uniq | wc -l; readlink /dev/console\r")
+	// the host's terminal: tty names it, and the shell's stdin, stdout and
+	// stderr all live on that devpts, so no fd it holds can push input
+	// (TIOCSTI) into the host's terminal.
+	term.typeKeys("tty; stat -L -c %d /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2 /dev/pts/ptmx | uniq | wc -l; readlink /dev/console\r")
 	at = term.expect(at, "/dev/pts/0\r\n1\r\npts/0\r\n")
 
 	term.typeKeys("stty size\r")
