@@ -22,8 +22,11 @@ const (
 	statusFD = 4
 )
 
-// IsChild tells main whether this process is the re-executed child stage.
-func IsChild() bool { return len(os.Args) > 0 && os.Args[0] == childArg0 }
+// IsChild tells main whether this process is the re-executed child stage
+// (or the stub init it becomes under --as-pid2).
+func IsChild() bool {
+	return len(os.Args) > 0 && (os.Args[0] == childArg0 || os.Args[0] == stubArg0)
+}
 
 // stageError is a setup failure with the exit status nspawn reports for it:
 // 1 for nspawn's own failures, 126/127 where exec failed, as a shell does.
@@ -40,7 +43,12 @@ func Child() {
 	// A short-lived setup stage: collecting garbage would only cost time.
 	debug.SetGCPercent(-1)
 	status := os.NewFile(statusFD, "status")
-	err := setupAndExec(status)
+	var err error
+	if os.Args[0] == stubArg0 {
+		err = runStubInit(status)
+	} else {
+		err = setupAndExec(status)
+	}
 	code := 1
 	var se *stageError
 	if errors.As(err, &se) {
@@ -56,15 +64,9 @@ func setupAndExec(status *os.File) error {
 	if err := unix.CloseRange(planFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
-	var plan Plan
-	planFile := os.NewFile(planFD, "plan")
-	data, err := io.ReadAll(planFile)
-	planFile.Close()
-	if err == nil {
-		err = plan.UnmarshalBinary(data)
-	}
+	plan, err := readPlan()
 	if err != nil {
-		return fmt.Errorf("read the plan: %w", err)
+		return err
 	}
 
 	// Modes come from the plan, not from whatever umask nspawn inherited.
@@ -102,15 +104,30 @@ func setupAndExec(status *os.File) error {
 		argv[0] = plan.Argv0
 	}
 	if plan.AsPID2 {
-		return stubInit(&plan, path, argv, status)
+		return execStubInit(plan, path)
 	}
-	if err := becomeUser(&plan, status); err != nil {
+	if err := becomeUser(plan, status); err != nil {
 		return err
 	}
 	if err := unix.Exec(path, argv, plan.Env); err != nil {
 		return execError(plan.Argv[0], err)
 	}
 	return nil
+}
+
+// readPlan reads the plan the parent (or the child stage) left on planFD.
+func readPlan() (*Plan, error) {
+	f := os.NewFile(planFD, "plan")
+	data, err := io.ReadAll(f)
+	f.Close()
+	plan := &Plan{}
+	if err == nil {
+		err = plan.UnmarshalBinary(data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the plan: %w", err)
+	}
+	return plan, nil
 }
 
 // becomeUser switches to the plan's user and working directory. Changing
@@ -179,12 +196,25 @@ func findExecutable(name, path, dir string) (string, error) {
 		}
 		return name, nil
 	}
+	// Like execvp, a match without execute permission is remembered: if
+	// nothing executable follows, that is "permission denied" (126), not
+	// "not found".
+	denied := ""
 	for _, d := range filepath.SplitList(path) {
 		p := filepath.Join(d, name)
 		var st unix.Stat_t
-		if unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
+		if unix.Stat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue
+		}
+		if st.Mode&0o111 != 0 {
 			return p, nil
 		}
+		if denied == "" {
+			denied = p
+		}
+	}
+	if denied != "" {
+		return "", execError(denied, unix.EACCES)
 	}
 	return "", &stageError{127, fmt.Errorf("%s: command not found in the container (PATH=%s)", name, path)}
 }

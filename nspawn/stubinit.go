@@ -1,6 +1,7 @@
 package nspawn
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -8,21 +9,114 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stubInit is PID 1 for --as-pid2, as systemd-nspawn's stub PID 1: it starts
-// the payload as PID 2 in a session of its own, forwards the signals a
-// supervisor sends, reaps every orphan, and exits with the payload's status
-// (128+N for death by signal N). It never returns on success.
-func stubInit(plan *Plan, path string, argv []string, status *os.File) error {
+// stubArg0 marks nspawn re-executed as the --as-pid2 stub init.
+const stubArg0 = "nspawn-stubinit"
+
+// lastPIDFD carries a writable ns_last_pid of the container's PID
+// namespace into the stub init.
+const lastPIDFD = 5
+
+// execStubInit turns the child stage, PID 1, into the stub init. The child
+// stage's Go runtime threads hold PIDs 2 and up in the new namespace, so it
+// execs a fresh copy of nspawn: exec ends those threads and frees their
+// PIDs, and the stub sets ns_last_pid so the payload it forks is PID 2,
+// as systemd-nspawn's --as-pid2 promises. The plan, with the payload's
+// path resolved, travels on as before.
+func execStubInit(plan *Plan, path string) error {
+	stub := *plan
+	stub.Argv = append([]string{path}, plan.Argv[1:]...)
+	planR, err := planPipe(&stub)
+	if err != nil {
+		return fmt.Errorf("hand the plan to the stub init: %w", err)
+	}
+	lastPID, err := openLastPID()
+	if err != nil {
+		return err
+	}
+	for _, fd := range [][2]int{{int(planR.Fd()), planFD}, {statusFD, statusFD}, {lastPID, lastPIDFD}} {
+		if err := inheritAs(fd[0], fd[1]); err != nil {
+			return err
+		}
+	}
+	err = unix.Exec("/proc/self/exe", []string{stubArg0}, []string{"GOMAXPROCS=1"})
+	return fmt.Errorf("start the stub init: %w", err)
+}
+
+// openLastPID opens ns_last_pid for writing on a proc instance of its own,
+// never attached anywhere: the container's /proc/sys is read-only.
+func openLastPID() (int, error) {
+	fsfd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("open a proc instance: %w", err)
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("create a proc instance: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("mount a proc instance: %w", err)
+	}
+	defer unix.Close(mfd)
+	fd, err := unix.Openat(mfd, "sys/kernel/ns_last_pid", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open ns_last_pid: %w", err)
+	}
+	return fd, nil
+}
+
+// inheritAs makes fd available as target across exec.
+func inheritAs(fd, target int) error {
+	if fd != target {
+		if err := unix.Dup3(fd, target, 0); err != nil {
+			return fmt.Errorf("pass fd %d on as %d: %w", fd, target, err)
+		}
+		return nil
+	}
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0)
+	return err
+}
+
+// runStubInit is the stub init's entry: it starts the payload as PID 2 and
+// stays PID 1 until the payload exits.
+func runStubInit(status *os.File) error {
+	unix.CloseRange(planFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	plan, err := readPlan()
+	if err != nil {
+		return err
+	}
+	argv := append([]string(nil), plan.Argv...)
+	if plan.Argv0 != "" {
+		argv[0] = plan.Argv0
+	}
+	// Everything that could start a runtime thread happens first: a thread
+	// created between the ns_last_pid write and the fork would take PID 2.
+	sigs := stubSignals()
+	// The next PID the kernel hands out in this namespace is 2.
+	if _, err := unix.Write(lastPIDFD, []byte("1")); err != nil {
+		return fmt.Errorf("set ns_last_pid: %w", err)
+	}
+	unix.Close(lastPIDFD)
+	return stubInit(plan, plan.Argv[0], argv, status, sigs)
+}
+
+// stubSignals subscribes to what the stub init forwards and reaps.
+func stubSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2)
+	return sigs
+}
 
+// stubInit is PID 1 for --as-pid2, as systemd-nspawn's stub PID 1: it starts
+// the payload in a session of its own, forwards the signals a supervisor
+// sends, reaps every orphan, and exits with the payload's status (128+N for
+// death by signal N). It never returns on success.
+func stubInit(plan *Plan, path string, argv []string, status *os.File, sigs <-chan os.Signal) error {
 	dir := plan.Chdir
 	if dir == "" {
 		dir = "/"
 	}
 	u := plan.User
-	groups := make([]uint32, len(u.Groups))
-	copy(groups, u.Groups)
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   plan.Env,
@@ -33,7 +127,7 @@ func stubInit(plan *Plan, path string, argv []string, status *os.File) error {
 			// job control and ^C work as under a real init.
 			Setctty:    plan.Console.UsesPTY(),
 			Ctty:       0,
-			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: groups},
+			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups},
 		},
 	})
 	if err != nil {

@@ -181,7 +181,11 @@ func TestLifecycleStopSignals(t *testing.T) {
 // the payload changed credentials (which clears the parent-death signal).
 func TestLifecycleKillNspawn(t *testing.T) {
 	for _, extra := range [][]string{nil, {"-a"}, {"-u", "tester"}, {"-a", "-u", "tester"}} {
-		t.Run(strings.Join(append([]string{"args"}, extra...), " "), func(t *testing.T) {
+		name := strings.Join(extra, " ")
+		if name == "" {
+			name = "plain"
+		}
+		t.Run(name, func(t *testing.T) {
 			before := snapshotHost(t)
 			args := append(append([]string{"-q", "-D", busyboxTree}, extra...), "sh", "-c", "sleep 1000 & sleep 1000 & echo ready; wait")
 			lr := startLive(t, args...)
