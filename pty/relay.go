@@ -76,6 +76,7 @@ func (r *Relay) Resize() {
 // copyOut relays the container's output until the console has no writer
 // left (EIO on the master once every slave fd is closed).
 func (r *Relay) copyOut() {
+	defer r.restoreOnPanic()
 	defer close(r.outDone)
 	buf := make([]byte, relayBuffer)
 	for {
@@ -93,6 +94,7 @@ func (r *Relay) copyOut() {
 
 // copyIn relays the host's input, watching for the ^]^]^] escape.
 func (r *Relay) copyIn() {
+	defer r.restoreOnPanic()
 	buf := make([]byte, relayBuffer)
 	var presses []time.Time
 	for {
@@ -130,6 +132,15 @@ func (r *Relay) Close(drain time.Duration) {
 	case <-time.After(drain):
 	}
 	r.RestoreTerminal()
+}
+
+// restoreOnPanic leaves the host terminal usable if a relay goroutine
+// panics: the crash would skip the deferred restore in the main goroutine.
+func (r *Relay) restoreOnPanic() {
+	if p := recover(); p != nil {
+		r.RestoreTerminal()
+		panic(p)
+	}
 }
 
 // RestoreTerminal puts the host terminal back as it was; a panic or a fatal
