@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -40,6 +41,10 @@ func (e *stageError) Error() string { return e.err.Error() }
 // Child runs inside the new namespaces as their PID 1: it carries out the
 // plan and becomes the payload (or its stub init). It never returns.
 func Child() {
+	// The parent-death signal and the exec that keeps it belong to one
+	// thread: an exec from another thread of this Go process would make
+	// that thread, which never had the signal set, the container's PID 1.
+	runtime.LockOSThread()
 	// A short-lived setup stage: collecting garbage would only cost time.
 	debug.SetGCPercent(-1)
 	status := os.NewFile(statusFD, "status")
@@ -104,13 +109,30 @@ func setupAndExec(status *os.File) error {
 		argv[0] = plan.Argv0
 	}
 	if plan.AsPID2 {
-		return execStubInit(plan, path)
+		return execStubInit(plan, path, status)
 	}
 	if err := becomeUser(plan, status); err != nil {
 		return err
 	}
+	if err := armParentDeath(status); err != nil {
+		return err
+	}
 	if err := unix.Exec(path, argv, plan.Env); err != nil {
 		return execError(plan.Argv[0], err)
+	}
+	return nil
+}
+
+// armParentDeath sets the parent-death signal on this thread, the one about
+// to exec, right before it does: Go set it at clone time on the process's
+// first thread, and changing credentials clears it (commit_creds). A
+// nspawn that died meanwhile is caught by the liveness check after it.
+func armParentDeath(status *os.File) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("set parent-death signal: %w", err)
+	}
+	if !parentAlive(status) {
+		os.Exit(1)
 	}
 	return nil
 }
@@ -130,9 +152,7 @@ func readPlan() (*Plan, error) {
 	return plan, nil
 }
 
-// becomeUser switches to the plan's user and working directory. Changing
-// credentials clears the parent-death signal (commit_creds), so it is set
-// again, and nspawn's liveness is checked once more after that.
+// becomeUser switches to the plan's user and working directory.
 func becomeUser(plan *Plan, status *os.File) error {
 	u := plan.User
 	if u.UID != 0 || u.GID != 0 || len(u.Groups) > 0 {
@@ -148,12 +168,6 @@ func becomeUser(plan *Plan, status *os.File) error {
 		}
 		if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
 			return fmt.Errorf("set user %s: %w", u.Name, err)
-		}
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-			return fmt.Errorf("set parent-death signal: %w", err)
-		}
-		if !parentAlive(status) {
-			os.Exit(1)
 		}
 	}
 	dir := plan.Chdir

@@ -22,7 +22,7 @@ const lastPIDFD = 5
 // PIDs, and the stub sets ns_last_pid so the payload it forks is PID 2,
 // as systemd-nspawn's --as-pid2 promises. The plan, with the payload's
 // path resolved, travels on as before.
-func execStubInit(plan *Plan, path string) error {
+func execStubInit(plan *Plan, path string, status *os.File) error {
 	stub := *plan
 	stub.Argv = append([]string{path}, plan.Argv[1:]...)
 	planR, err := planPipe(&stub)
@@ -37,6 +37,9 @@ func execStubInit(plan *Plan, path string) error {
 		if err := inheritAs(fd[0], fd[1]); err != nil {
 			return err
 		}
+	}
+	if err := armParentDeath(status); err != nil {
+		return err
 	}
 	err = unix.Exec("/proc/self/exe", []string{stubArg0}, []string{"GOMAXPROCS=1"})
 	return fmt.Errorf("start the stub init: %w", err)

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"io"
-	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -28,7 +27,7 @@ func BenchmarkConsoleCat(b *testing.B) {
 			b.Skip("needs systemd-nspawn")
 		}
 		// systemd-nspawn writes into its tree; give it a copy.
-		tree := benchCopy(b, debianTree)
+		tree := copyTree(b, debianTree)
 		benchConsole(b, sdn, append([]string{"--register=no", "--keep-unit", "-q", "-D", tree}, cat...)...)
 	})
 }
@@ -55,13 +54,4 @@ func benchConsole(b *testing.B, bin string, args ...string) {
 			b.Fatalf("%s relayed %d bytes, want at least %d", bin, n, consoleBytes)
 		}
 	}
-}
-
-func benchCopy(b *testing.B, src string) string {
-	dst := b.TempDir() + "/tree"
-	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
-		b.Fatalf("copy tree: %v: %s", err, out)
-	}
-	b.Cleanup(func() { os.RemoveAll(dst) })
-	return dst
 }

@@ -72,6 +72,9 @@ func run(t *testing.T, stdin string, args ...string) result {
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	// A leaked container holding the output pipes must show up as a leak,
+	// not hang Wait.
+	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +199,7 @@ func treeDigest(t *testing.T, root string) string {
 }
 
 // copyTree makes a private copy of a tree for a test that changes it.
-func copyTree(t *testing.T, src string) string {
+func copyTree(t testing.TB, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), filepath.Base(src))
 	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {

@@ -276,13 +276,6 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
-func TestStdinIsPassedThrough(t *testing.T) {
-	r := run(t, "hi\n", "-q", "-D", busyboxTree, "cat")
-	if r.status != 0 || r.stdout != "hi\n" {
-		t.Errorf("status %d stdout %q stderr %q", r.status, r.stdout, r.stderr)
-	}
-}
-
 func TestQuiet(t *testing.T) {
 	r := run(t, "", "-D", busyboxTree, "true")
 	if r.status != 0 || !strings.Contains(r.stderr, "Spawning container") {

@@ -289,3 +289,24 @@ func TestLifecycleNoLeaksWithManyOptions(t *testing.T) {
 		t.Errorf("the tree changed")
 	}
 }
+
+// TestLifecycleKillNspawnAnyMoment SIGKILLs nspawn at moments spread over
+// its whole start-up, not only once the payload runs: the container must
+// die with it wherever it was (the parent-death signal has to survive the
+// child stage's exec whichever of its threads performs it).
+func TestLifecycleKillNspawnAnyMoment(t *testing.T) {
+	before := snapshotHost(t)
+	for i := 0; i < 15; i++ {
+		for _, extra := range [][]string{nil, {"-a"}, {"-u", "tester"}, {"-a", "-u", "tester"}} {
+			args := append(append([]string{"-q", "-D", busyboxTree}, extra...), "sh", "-c", "sleep 1000 & sleep 1000")
+			cmd := exec.Command(nspawnBin, args...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(i%10) * 4 * time.Millisecond)
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}
+	checkNoLeaks(t, before)
+}
