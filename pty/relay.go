@@ -29,6 +29,9 @@ type Relay struct {
 	escape  chan struct{}
 	outDone chan struct{}
 	once    sync.Once
+	// lastByte is the last byte relayed to the host, owned by copyOut
+	// until outDone is closed.
+	lastByte byte
 }
 
 // StartRelay begins relaying for mode. In interactive mode the host
@@ -82,6 +85,7 @@ func (r *Relay) copyOut() {
 	for {
 		n, err := r.master.Read(buf)
 		if n > 0 {
+			r.lastByte = buf[n-1]
 			if _, werr := r.out.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -125,10 +129,16 @@ func (r *Relay) copyIn() {
 }
 
 // Close waits up to drain for the container's last output to be relayed,
-// then restores the host terminal. It is safe to call more than once.
+// ends a half-written line so nspawn's next message starts on its own, as
+// systemd-nspawn does, then restores the host terminal. It is safe to call
+// more than once.
 func (r *Relay) Close(drain time.Duration) {
 	select {
 	case <-r.outDone:
+		if r.mode != Passive && r.lastByte != 0 && r.lastByte != '\n' {
+			r.out.Write([]byte("\r\n"))
+			r.lastByte = '\n'
+		}
 	case <-time.After(drain):
 	}
 	r.RestoreTerminal()

@@ -273,3 +273,53 @@ func TestConsoleTmux(t *testing.T) {
 	tmux("send-keys", "-t", "nspawn", "exit 3", "Enter")
 	waitPane("nspawn-exit=3")
 }
+
+// TestConsoleNoInjectionIntoHostTerminal: a root payload pushing input
+// with TIOCSTI through every fd it holds, and through /dev/tty, reaches at
+// most its own console, never the host's terminal. In read-only mode nspawn
+// never reads the host terminal, and in pipe mode it hands the payload a
+// relayed pipe in its place, so anything injected into it would still sit
+// in its input queue while the container runs.
+func TestConsoleNoInjectionIntoHostTerminal(t *testing.T) {
+	inject := `for my $f ("/dev/tty", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2") {
+		open(my $h, "+<", $f) or next;
+		# TIOCSTI, one byte at a time; a whole line, so the terminal's
+		# canonical-mode input queue counts it.
+		for my $b ("X", "\n") { my $c = $b; ioctl($h, 0x5412, $c) }
+	}
+	$| = 1;
+	print "injected\n";
+	sleep 2;  # nspawn's exit would hang up the terminal and flush its queue`
+	for _, mode := range []string{"--console=read-only", "--console=pipe"} {
+		t.Run(mode, func(t *testing.T) {
+			term := startTerminal(t, 24, 80, "-q", mode, "-D", debianTree, "perl", "-e", inject)
+			term.expect(0, "injected")
+			conn, err := term.slave.SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			queued := 0
+			conn.Control(func(fd uintptr) { queued, err = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+			if err != nil || queued != 0 {
+				t.Fatalf("the container injected %d bytes into the host's terminal (%v)", queued, err)
+			}
+			if status := term.wait(); status != 0 {
+				t.Fatalf("exit status %d", status)
+			}
+		})
+	}
+}
+
+// TestConsolePipeWithTerminal: -P on a terminal still passes input and
+// output, through pipes in place of the terminal.
+func TestConsolePipeWithTerminal(t *testing.T) {
+	term := startTerminal(t, 24, 80, "-q", "-P", "-D", busyboxTree, "/bin/sh", "-c",
+		"[ -t 0 ] || echo stdin-not-a-tty; [ -t 1 ] || echo stdout-not-a-tty; read line; echo got-$line")
+	at := term.expect(0, "stdin-not-a-tty")
+	at = term.expect(at, "stdout-not-a-tty")
+	term.typeKeys("hello\r")
+	term.expect(at, "got-hello")
+	if status := term.wait(); status != 0 {
+		t.Fatalf("exit status %d", status)
+	}
+}
