@@ -1,0 +1,109 @@
+package nspawn
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/pty"
+)
+
+// reportExit says how the container ended, in systemd-nspawn's words; only
+// death by a signal is reported under --quiet, as there.
+func reportExit(plan *Plan, ws unix.WaitStatus) {
+	switch {
+	case ws.Signaled():
+		fmt.Fprintf(os.Stderr, "Container %s terminated by signal %s.\n", plan.Machine, strings.TrimPrefix(unix.SignalName(ws.Signal()), "SIG"))
+	case plan.Quiet:
+	case ws.ExitStatus() == 0:
+		fmt.Fprintf(os.Stderr, "Container %s exited successfully.\n", plan.Machine)
+	default:
+		fmt.Fprintf(os.Stderr, "Container %s failed with error code %d.\n", plan.Machine, ws.ExitStatus())
+	}
+}
+
+// supervise waits for the container's PID 1, forwarding stop requests.
+// SIGTERM and SIGINT become --kill-signal when one was given. A PID 1 that
+// does not catch the signal would never see it (the kernel drops
+// unhandled signals to a namespace's init), so it is killed at once;
+// one that catches it gets stopGrace to exit before SIGKILL.
+func supervise(pid int, plan *Plan, signals <-chan os.Signal, relay *pty.Relay) unix.WaitStatus {
+	done := make(chan unix.WaitStatus, 1)
+	go func() { done <- wait(pid) }()
+	var grace <-chan time.Time
+	var escape <-chan struct{}
+	if relay != nil {
+		escape = relay.Escape()
+	}
+	for {
+		select {
+		case status := <-done:
+			return status
+		case <-escape:
+			// ^]^]^]: the user wants out now, as in systemd-nspawn.
+			unix.Kill(pid, unix.SIGKILL)
+			escape = nil
+		case s := <-signals:
+			sig := s.(syscall.Signal)
+			if sig == unix.SIGWINCH {
+				if relay != nil {
+					relay.Resize()
+				}
+				continue
+			}
+			if plan.KillSignal != 0 && sig != unix.SIGHUP {
+				sig = plan.KillSignal
+			}
+			if !catches(pid, sig) {
+				sig = unix.SIGKILL
+			}
+			unix.Kill(pid, sig)
+			if grace == nil {
+				grace = time.After(stopGrace)
+			}
+		case <-grace:
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
+// wait reaps pid.
+func wait(pid int) unix.WaitStatus {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			return ws
+		}
+	}
+}
+
+// shellStatus is a wait status as a shell's $? gives it: the exit code, or
+// 128+N for death by signal N.
+func shellStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// catches tells whether process pid has a handler for sig, from the SigCgt
+// mask in /proc/PID/status.
+func catches(pid int, sig syscall.Signal) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if hex, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			return err == nil && mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return false
+}
