@@ -1,0 +1,66 @@
+package tests
+
+import (
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestSameAsSystemdNspawn runs one probe through nspawn and through the
+// real systemd-nspawn on copies of the same tree and compares what both
+// promise alike: the API filesystems and their read-only state, the device
+// nodes, the environment's names, the hostname, the exit status.
+func TestSameAsSystemdNspawn(t *testing.T) {
+	sdn, err := exec.LookPath("systemd-nspawn")
+	if err != nil {
+		t.Skip("needs systemd-nspawn (make deps installs systemd-container)")
+	}
+	probe := `
+for m in /proc /proc/sys /sys /dev /dev/pts /dev/shm /dev/mqueue /run /tmp; do
+  awk -v m=$m '$5 == m { split($6, o, ","); for (i = 1; i < NF; i++) if ($i == "-") t = $(i+1); print "mount", m, t, o[1] }' /proc/self/mountinfo | tail -1
+done
+for d in null zero full random urandom tty ptmx pts shm fd stdin stdout stderr; do
+  [ -e /dev/$d ] || [ -L /dev/$d ] && echo "dev $d"
+done
+env | cut -d= -f1 | grep -E '^(PATH|container|container_uuid|HOME|USER|LOGNAME|TERM)$' | sed 's/^/env /' | sort
+echo "path $PATH"
+echo "host $(hostname)"
+exit 7`
+	run := func(bin string, args ...string) (string, int) {
+		cmd := exec.Command(bin, append(args, "/bin/sh", "-c", probe)...)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}
+		out, _ := cmd.Output()
+		return string(out), exitStatus(cmd.ProcessState)
+	}
+	ours, ourStatus := run(nspawnBin, "-q", "-P", "-M", "probe", "-D", copyTree(t, busyboxTree))
+	theirs, theirStatus := run(sdn, "--register=no", "--keep-unit", "-q", "-P", "-M", "probe", "-D", copyTree(t, busyboxTree))
+	if ourStatus != 7 || theirStatus != 7 {
+		t.Errorf("exit status: ours %d, systemd-nspawn %d, want 7 for both", ourStatus, theirStatus)
+	}
+	if ours != theirs {
+		t.Errorf("probe differs:\n%s", lineDiff(ours, theirs))
+	}
+}
+
+// lineDiff lists the lines only one side printed.
+func lineDiff(ours, theirs string) string {
+	count := map[string]int{}
+	for _, l := range strings.Split(ours, "\n") {
+		count[l]++
+	}
+	for _, l := range strings.Split(theirs, "\n") {
+		count[l]--
+	}
+	var diff []string
+	for l, n := range count {
+		switch {
+		case n > 0:
+			diff = append(diff, "only nspawn:         "+l)
+		case n < 0:
+			diff = append(diff, "only systemd-nspawn: "+l)
+		}
+	}
+	sort.Strings(diff)
+	return strings.Join(diff, "\n")
+}
