@@ -72,7 +72,15 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 	if p.Root, err = treeRoot(o.Directory, cwd); err != nil {
 		return nil, err
 	}
-	if p.Machine, err = machineName(o.Machine, p.Root); err != nil {
+	// Named after -D as given, not where its symlinks lead, as
+	// systemd-nspawn names it.
+	given := o.Directory
+	if given == "" {
+		given = cwd
+	} else if !filepath.IsAbs(given) {
+		given = filepath.Join(cwd, given)
+	}
+	if p.Machine, err = machineName(o.Machine, filepath.Clean(given)); err != nil {
 		return nil, err
 	}
 	p.Hostname = p.Machine
