@@ -15,6 +15,7 @@ import (
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/network"
 	"github.com/nspawn/nspawn/pty"
+	"github.com/nspawn/nspawn/security"
 )
 
 // The child stage's inherited fds (ExtraFiles in run).
@@ -107,6 +108,11 @@ func setupAndExec(status *os.File) error {
 	argv := append([]string(nil), plan.Argv...)
 	if plan.Argv0 != "" {
 		argv[0] = plan.Argv0
+	}
+	// Last, so nothing of the setup above runs under it; before the
+	// credentials change, which would take away the right to install it.
+	if err := security.DenyTerminalInjection(); err != nil {
+		return err
 	}
 	if plan.AsPID2 {
 		return execStubInit(plan, path, status)

@@ -90,21 +90,12 @@ func run(plan *Plan) int {
 	signal.Notify(signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGWINCH)
 	defer signal.Stop(signals)
 
-	files := stdio()
-	var guard *pty.TerminalGuard
-	if plan.Console == pty.Pipe {
-		if guard, err = pty.GuardTerminals(files); err != nil {
-			return fail(fmt.Errorf("guard the terminal: %w", err))
-		}
-		files = guard.Files()
-	}
-
 	// syscall.ForkExec rather than os/exec: the child needs nothing os/exec
 	// adds, and its pidfd probe costs an extra fork on every start.
 	// /proc/self/exe is this very binary even if the file was replaced.
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{childArg0}, &syscall.ProcAttr{
 		Env:   []string{"GOMAXPROCS=1"},
-		Files: append(files, planR.Fd(), childStatus.Fd()), // fds 3 and 4 in the child
+		Files: append(stdio(), planR.Fd(), childStatus.Fd()), // fds 3 and 4 in the child
 		Sys: &syscall.SysProcAttr{
 			Cloneflags: plan.Cloneflags,
 			Pdeathsig:  syscall.SIGKILL,
@@ -115,9 +106,6 @@ func run(plan *Plan) int {
 	})
 	planR.Close()
 	childStatus.Close()
-	if guard != nil {
-		guard.CloseChildEnds()
-	}
 	if err != nil {
 		return fail(fmt.Errorf("start the container: %w", err))
 	}
@@ -144,13 +132,9 @@ func run(plan *Plan) int {
 	}
 
 	ws := supervise(pid, plan, signals, relay)
-	// The last output may still sit in the pty or the pipes when PID 1 is
-	// gone; it goes out before nspawn's own last words.
 	if relay != nil {
+		// The last output may still sit in the pty when PID 1 is gone.
 		relay.Close(time.Second)
-	}
-	if guard != nil {
-		guard.Drain(time.Second)
 	}
 	reportExit(plan, ws)
 	return shellStatus(ws)

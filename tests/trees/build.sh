@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (or reuse) a root-filesystem tree for the nspawn tests.
-# Usage: tests/trees/build.sh busybox|bookworm
+# Usage: tests/trees/build.sh busybox|bookworm|bookworm-systemd
 # Prints the tree's absolute path on stdout; all progress goes to stderr.
 # Trees live in ${NSPAWN_TREES:-/var/cache/nspawn-tests}/<name>, with
 # <name>.stamp holding the sha256 of that tree's recipe (its build_<name>
@@ -8,7 +8,7 @@
 set -euo pipefail
 
 name=${1:-}
-case $name in busybox|bookworm) ;; *) echo "usage: $0 busybox|bookworm" >&2; exit 2;; esac
+case $name in busybox|bookworm|bookworm-systemd) ;; *) echo "usage: $0 busybox|bookworm|bookworm-systemd" >&2; exit 2;; esac
 
 trees=${NSPAWN_TREES:-/var/cache/nspawn-tests}
 dest=$trees/$name
@@ -95,6 +95,19 @@ build_bookworm() {
     m=$(mirror)
     log "debootstrap bookworm from $m (about 40 s)"
     debootstrap --variant=minbase bookworm "$t" "$m" >&2
+    # useradd handles passwd/shadow/group/gshadow consistently.
+    chroot "$t" useradd -m -u 1000 -U -G audio,video -s /bin/bash tester
+    rm -rf "$t"/var/cache/apt/archives/*.deb "$t"/var/lib/apt/lists/*_Packages
+}
+
+# bookworm plus systemd as /sbin/init, for -b/--boot.
+build_bookworm-systemd() {
+    local t=$1 m
+    need debootstrap
+    m=$(mirror)
+    log "debootstrap bookworm with systemd from $m (about 60 s)"
+    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,systemd-container,iproute2 \
+        bookworm "$t" "$m" >&2
     # useradd handles passwd/shadow/group/gshadow consistently.
     chroot "$t" useradd -m -u 1000 -U -G audio,video -s /bin/bash tester
     rm -rf "$t"/var/cache/apt/archives/*.deb "$t"/var/lib/apt/lists/*_Packages
