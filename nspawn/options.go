@@ -21,6 +21,7 @@ type Options struct {
 	Setenv       []string
 	Quiet        bool
 	AsPID2       bool
+	Boot         bool
 	KillSignal   string
 	Binds        []string
 	BindsRO      []string
@@ -64,6 +65,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.StringArrayVarP(&o.Setenv, "setenv", "E", nil, "Set an environment variable for the command")
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "Print no informational messages")
 	fs.BoolVarP(&o.AsPID2, "as-pid2", "a", false, "Run the command as PID 2 under a minimal stub init")
+	fs.BoolVarP(&o.Boot, "boot", "b", false, "Boot the tree's init; arguments after the options go to it")
 	fs.StringVar(&o.KillSignal, "kill-signal", "", "Signal sent to PID 1 when nspawn is asked to stop")
 	fs.StringArrayVar(&o.Binds, "bind", nil, "Bind mount a host path into the container")
 	fs.StringArrayVar(&o.BindsRO, "bind-ro", nil, "Bind mount a host path read-only")

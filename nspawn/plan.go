@@ -42,6 +42,8 @@ type Plan struct {
 	Console pty.Mode
 
 	AsPID2 bool
+	// Boot runs the tree's init as PID 1 (Argv[0]).
+	Boot bool
 	// KillSignal, when set, replaces the signal nspawn forwards on SIGTERM
 	// and SIGINT (--kill-signal).
 	KillSignal unix.Signal
@@ -63,7 +65,13 @@ type Host struct {
 // BuildPlan validates opts against the tree and fills in every default.
 // It reads the host and the tree but changes neither.
 func BuildPlan(o *Options, host Host) (*Plan, error) {
-	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, PrivateNetwork: !o.ShareNetwork}
+	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, PrivateNetwork: !o.ShareNetwork}
+	if o.Boot && o.AsPID2 {
+		return nil, fmt.Errorf("--boot and --as-pid2 exclude each other: a booted init is PID 1 itself")
+	}
+	if o.Boot && o.User != "" {
+		return nil, fmt.Errorf("--boot and --user exclude each other: init runs as root and starts its own users")
+	}
 	hostEnv, cwd := host.Env, host.Cwd
 	var err error
 	if p.Console, err = consoleMode(o, host); err != nil {
@@ -97,6 +105,10 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 		if p.KillSignal, err = parseSignal(o.KillSignal); err != nil {
 			return nil, fmt.Errorf("--kill-signal=%s: %v", o.KillSignal, err)
 		}
+	} else if o.Boot {
+		// systemd's request for an orderly poweroff, systemd-nspawn's
+		// default under --boot.
+		p.KillSignal = sigRTMin + 3
 	}
 	p.Cloneflags = namespaces(o.ShareNetwork)
 	if p.Mounts, err = mountPlan(o, p.Root, cwd); err != nil {
@@ -258,6 +270,9 @@ func inTree(root, path string) string {
 // shell from the tree's passwd, then /bin/bash, then /bin/sh, started as a
 // login shell in the home directory, as systemd-nspawn does.
 func (p *Plan) planCommand(cmd []string) error {
+	if p.Boot {
+		return p.planInit(cmd)
+	}
 	if len(cmd) > 0 {
 		p.Argv = cmd
 		return nil
@@ -266,7 +281,7 @@ func (p *Plan) planCommand(cmd []string) error {
 		if sh == "" || !filepath.IsAbs(sh) {
 			continue
 		}
-		if st, err := os.Stat(inTree(p.Root, sh)); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		if p.executable(sh) {
 			p.Argv = []string{sh}
 			p.Argv0 = "-" + filepath.Base(sh)
 			if p.Chdir == "" {
@@ -276,4 +291,23 @@ func (p *Plan) planCommand(cmd []string) error {
 		}
 	}
 	return fmt.Errorf("no command given and the tree has no usable shell (tried %s, /bin/bash, /bin/sh); give a command or use a tree with /bin/sh", p.User.Shell)
+}
+
+// planInit makes the tree's init PID 1 for --boot, looked for where
+// systemd-nspawn looks; the arguments after the options are init's.
+func (p *Plan) planInit(args []string) error {
+	initPaths := []string{"/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init"}
+	for _, init := range initPaths {
+		if p.executable(init) {
+			p.Argv = append([]string{init}, args...)
+			return nil
+		}
+	}
+	return fmt.Errorf("--boot: the tree has no init (looked for %s); install one or give a command without --boot", strings.Join(initPaths, ", "))
+}
+
+// executable tells whether path, inside the tree, is an executable file.
+func (p *Plan) executable(path string) bool {
+	st, err := os.Stat(inTree(p.Root, path))
+	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
 }

@@ -23,8 +23,12 @@ const childArg0 = "nspawn-child"
 var Version = "dev"
 
 // stopGrace is how long PID 1 has to exit after the forwarded stop signal
-// before nspawn kills the container outright.
-const stopGrace = 5 * time.Second
+// before nspawn kills the container outright; a booted init, which stops
+// every service first, gets bootStopGrace.
+const (
+	stopGrace     = 5 * time.Second
+	bootStopGrace = 30 * time.Second
+)
 
 // Main is the supervising process: parse, plan, spawn, wait. It returns the
 // exit status nspawn should end with.
@@ -63,21 +67,31 @@ func fail(err error) int {
 	return 1
 }
 
-// run starts the child stage in its namespaces, hands it the plan and
-// supervises it until it exits.
+// run runs the container, and again each time a booted init asks for a
+// reboot, as systemd-nspawn@.service restarts it on exit status 133.
 func run(plan *Plan) int {
 	// PR_SET_PDEATHSIG fires when the thread that forked the child exits,
 	// not the process: keep this thread for the container's lifetime so
 	// the container dies exactly when nspawn does.
 	runtime.LockOSThread()
+	for {
+		status, reboot := runOnce(plan)
+		if !reboot {
+			return status
+		}
+	}
+}
 
+// runOnce starts the child stage in its namespaces, hands it the plan and
+// supervises it until it exits. reboot reports a booted init's reboot.
+func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 	planR, err := planPipe(plan)
 	if err != nil {
-		return fail(fmt.Errorf("hand the plan to the container: %w", err))
+		return fail(fmt.Errorf("hand the plan to the container: %w", err)), false
 	}
 	status, childStatus, err := statusPair()
 	if err != nil {
-		return fail(err)
+		return fail(err), false
 	}
 	if !plan.Quiet {
 		fmt.Fprintf(os.Stderr, "Spawning container %s on %s.\n", plan.Machine, plan.Root)
@@ -107,7 +121,7 @@ func run(plan *Plan) int {
 	planR.Close()
 	childStatus.Close()
 	if err != nil {
-		return fail(fmt.Errorf("start the container: %w", err))
+		return fail(fmt.Errorf("start the container: %w", err)), false
 	}
 
 	var relay *pty.Relay
@@ -128,7 +142,7 @@ func run(plan *Plan) int {
 			relay.Close(0)
 		}
 		fmt.Fprintf(os.Stderr, "nspawn: %s\n", report.msg)
-		return report.status
+		return report.status, false
 	}
 
 	ws := supervise(pid, plan, signals, relay)
@@ -136,8 +150,7 @@ func run(plan *Plan) int {
 		// The last output may still sit in the pty when PID 1 is gone.
 		relay.Close(time.Second)
 	}
-	reportExit(plan, ws)
-	return shellStatus(ws)
+	return reportExit(plan, ws)
 }
 
 // planPipe returns the read end of a pipe that already holds the encoded

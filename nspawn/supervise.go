@@ -13,10 +13,23 @@ import (
 	"github.com/nspawn/nspawn/pty"
 )
 
-// reportExit says how the container ended, in systemd-nspawn's words; only
-// death by a signal is reported under --quiet, as there.
-func reportExit(plan *Plan, ws unix.WaitStatus) {
+// reportExit says how the container ended, in systemd-nspawn's words, and
+// returns nspawn's exit status. Only death by a signal is reported under
+// --quiet, as there. A booted init that powers off or halts is killed by
+// the kernel with SIGINT, one that reboots with SIGHUP (reboot(2) in a PID
+// namespace): the first is a clean exit, the second a restart.
+func reportExit(plan *Plan, ws unix.WaitStatus) (status int, reboot bool) {
 	switch {
+	case plan.Boot && ws.Signaled() && ws.Signal() == unix.SIGINT:
+		if !plan.Quiet {
+			fmt.Fprintf(os.Stderr, "Container %s has been shut down.\n", plan.Machine)
+		}
+		return 0, false
+	case plan.Boot && ws.Signaled() && ws.Signal() == unix.SIGHUP:
+		if !plan.Quiet {
+			fmt.Fprintf(os.Stderr, "Container %s is being rebooted.\n", plan.Machine)
+		}
+		return 0, true
 	case ws.Signaled():
 		fmt.Fprintf(os.Stderr, "Container %s terminated by signal %s.\n", plan.Machine, strings.TrimPrefix(unix.SignalName(ws.Signal()), "SIG"))
 	case plan.Quiet:
@@ -25,13 +38,17 @@ func reportExit(plan *Plan, ws unix.WaitStatus) {
 	default:
 		fmt.Fprintf(os.Stderr, "Container %s failed with error code %d.\n", plan.Machine, ws.ExitStatus())
 	}
+	return shellStatus(ws), false
 }
 
 // supervise waits for the container's PID 1, forwarding stop requests.
-// SIGTERM and SIGINT become --kill-signal when one was given. A PID 1 that
-// does not catch the signal would never see it (the kernel drops
-// unhandled signals to a namespace's init), so it is killed at once;
-// one that catches it gets stopGrace to exit before SIGKILL.
+// SIGTERM and SIGINT become --kill-signal when one was given (under
+// --boot, SIGRTMIN+3 by default). A plain command as PID 1 that does not
+// catch the signal would never see it (the kernel drops unhandled signals
+// to a namespace's init), so it is killed at once; one that catches it
+// gets stopGrace to exit before SIGKILL. A booted init always gets its
+// grace period (inits may take signals in ways /proc does not show), and
+// a second stop request kills at once, as in systemd-nspawn.
 func supervise(pid int, plan *Plan, signals <-chan os.Signal, relay *pty.Relay) unix.WaitStatus {
 	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- wait(pid) }()
@@ -59,12 +76,19 @@ func supervise(pid int, plan *Plan, signals <-chan os.Signal, relay *pty.Relay) 
 			if plan.KillSignal != 0 && sig != unix.SIGHUP {
 				sig = plan.KillSignal
 			}
-			if !catches(pid, sig) {
+			switch {
+			case grace != nil && plan.Boot:
+				sig = unix.SIGKILL
+			case !plan.Boot && !catches(pid, sig):
 				sig = unix.SIGKILL
 			}
 			unix.Kill(pid, sig)
 			if grace == nil {
-				grace = time.After(stopGrace)
+				if plan.Boot {
+					grace = time.After(bootStopGrace)
+				} else {
+					grace = time.After(stopGrace)
+				}
 			}
 		case <-grace:
 			unix.Kill(pid, unix.SIGKILL)
@@ -92,17 +116,23 @@ func shellStatus(ws unix.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
-// catches tells whether process pid has a handler for sig, from the SigCgt
-// mask in /proc/PID/status.
+// catches tells whether process pid, a namespace's init, would receive
+// sig: the kernel drops a signal its init has left at the default action,
+// but delivers one it handles (SigCgt) or blocks to read later with
+// signalfd or sigwaitinfo (SigBlk), as systemd and busybox init do.
 func catches(pid int, sig syscall.Signal) bool {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return false
 	}
+	bit := uint64(1) << (uint(sig) - 1)
 	for _, line := range strings.Split(string(data), "\n") {
-		if hex, ok := strings.CutPrefix(line, "SigCgt:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
-			return err == nil && mask&(1<<(uint(sig)-1)) != 0
+		name, hex, ok := strings.Cut(line, ":")
+		if !ok || (name != "SigCgt" && name != "SigBlk") {
+			continue
+		}
+		if mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64); err == nil && mask&bit != 0 {
+			return true
 		}
 	}
 	return false

@@ -110,6 +110,7 @@ func (p *Plan) MarshalBinary() ([]byte, error) {
 	w.str(p.Argv0)
 	w.str(string(p.Console))
 	w.flag(p.AsPID2)
+	w.flag(p.Boot)
 	w.num(uint64(p.KillSignal))
 	w.flag(p.Quiet)
 	return w.b, nil
@@ -160,6 +161,7 @@ func (p *Plan) UnmarshalBinary(b []byte) error {
 	p.Argv0 = r.str()
 	p.Console = pty.Mode(r.str())
 	p.AsPID2 = r.flag()
+	p.Boot = r.flag()
 	p.KillSignal = unix.Signal(r.num())
 	p.Quiet = r.flag()
 	if r.err == nil && len(r.b) != 0 {
