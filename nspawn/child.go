@@ -14,6 +14,7 @@ import (
 
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/network"
+	"github.com/nspawn/nspawn/notify"
 	"github.com/nspawn/nspawn/pty"
 	"github.com/nspawn/nspawn/security"
 )
@@ -98,6 +99,9 @@ func setupAndExec(status *os.File) error {
 		if err := attachConsole(status, !plan.AsPID2); err != nil {
 			return err
 		}
+	}
+	if err := hostInterface(plan, status); err != nil {
+		return err
 	}
 	unix.Umask(0o022)
 
@@ -195,12 +199,36 @@ func attachConsole(status *os.File, ctty bool) error {
 		return err
 	}
 	defer slave.Close()
-	err = sendConsole(status, master)
+	err = sendFile(status, msgConsole, master)
 	master.Close()
 	if err != nil {
 		return err
 	}
 	return pty.AttachStdio(slave, ctty)
+}
+
+// hostInterface fills /run/host as systemd's Container Interface describes
+// it: who runs the container, the host's os-release, and the notify socket,
+// whose other end goes to nspawn.
+func hostInterface(plan *Plan, status *os.File) error {
+	sock, err := notify.Bind()
+	if err != nil {
+		return err
+	}
+	err = sendFile(status, msgNotify, sock)
+	sock.Close()
+	if err != nil {
+		return err
+	}
+	for name, content := range map[string]string{
+		"container-manager": containerManager + "\n",
+		"os-release":        plan.HostOSRelease,
+	} {
+		if err := os.WriteFile("/run/host/"+name, []byte(content), 0o444); err != nil {
+			return fmt.Errorf("write /run/host/%s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // findExecutable looks name up as execvp(3) would, in the container's PATH,

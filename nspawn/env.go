@@ -3,6 +3,8 @@ package nspawn
 import (
 	"fmt"
 	"strings"
+
+	"github.com/nspawn/nspawn/notify"
 )
 
 // containerManager is the value of $container, the Container Interface's
@@ -18,6 +20,7 @@ func environment(p *Plan, setenv, hostEnv []string) ([]string, error) {
 		"PATH=" + defaultPath,
 		"container=" + containerManager,
 		"container_uuid=" + p.UUID,
+		"NOTIFY_SOCKET=" + notify.SocketInContainer,
 	}
 	// TERM only when nspawn has one, as systemd-nspawn passes it.
 	if term, ok := lookupEnvOK(hostEnv, "TERM"); ok {

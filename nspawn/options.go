@@ -22,6 +22,7 @@ type Options struct {
 	Quiet        bool
 	AsPID2       bool
 	Boot         bool
+	NotifyReady  string
 	KillSignal   string
 	Binds        []string
 	BindsRO      []string
@@ -66,6 +67,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "Print no informational messages")
 	fs.BoolVarP(&o.AsPID2, "as-pid2", "a", false, "Run the command as PID 2 under a minimal stub init")
 	fs.BoolVarP(&o.Boot, "boot", "b", false, "Boot the tree's init; arguments after the options go to it")
+	fs.StringVar(&o.NotifyReady, "notify-ready", "", "Report readiness to nspawn's service manager when the payload does (yes), or as soon as it starts (no, the default)")
 	fs.StringVar(&o.KillSignal, "kill-signal", "", "Signal sent to PID 1 when nspawn is asked to stop")
 	fs.StringArrayVar(&o.Binds, "bind", nil, "Bind mount a host path into the container")
 	fs.StringArrayVar(&o.BindsRO, "bind-ro", nil, "Bind mount a host path read-only")
@@ -79,18 +81,19 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVar(&o.Version, "version", false, "Show the version")
 	// Argument names for --help and the manual page.
 	for name, arg := range map[string]string{
-		"directory":   "PATH",
-		"machine":     "NAME",
-		"hostname":    "NAME",
-		"uuid":        "UUID",
-		"user":        "USER",
-		"chdir":       "PATH",
-		"setenv":      "NAME[=VALUE]",
-		"kill-signal": "SIGNAL",
-		"bind":        "SRC[:DST[:OPTS]]",
-		"bind-ro":     "SRC[:DST[:OPTS]]",
-		"tmpfs":       "PATH[:OPTS]",
-		"console":     "MODE",
+		"directory":    "PATH",
+		"machine":      "NAME",
+		"hostname":     "NAME",
+		"uuid":         "UUID",
+		"user":         "USER",
+		"chdir":        "PATH",
+		"setenv":       "NAME[=VALUE]",
+		"kill-signal":  "SIGNAL",
+		"bind":         "SRC[:DST[:OPTS]]",
+		"bind-ro":      "SRC[:DST[:OPTS]]",
+		"tmpfs":        "PATH[:OPTS]",
+		"console":      "MODE",
+		"notify-ready": "BOOL",
 	} {
 		fs.SetAnnotation(name, "arg", []string{arg})
 	}

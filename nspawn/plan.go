@@ -44,6 +44,10 @@ type Plan struct {
 	AsPID2 bool
 	// Boot runs the tree's init as PID 1 (Argv[0]).
 	Boot bool
+	// NotifyReady waits for the payload's own READY=1 (--notify-ready=yes).
+	NotifyReady bool
+	// HostOSRelease is the host's os-release, for /run/host/os-release.
+	HostOSRelease string
 	// KillSignal, when set, replaces the signal nspawn forwards on SIGTERM
 	// and SIGINT (--kill-signal).
 	KillSignal unix.Signal
@@ -101,6 +105,12 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 	if p.UUID, err = machineUUID(o.UUID); err != nil {
 		return nil, err
 	}
+	if o.NotifyReady != "" {
+		if p.NotifyReady, err = parseBool(o.NotifyReady); err != nil {
+			return nil, fmt.Errorf("--notify-ready=%s: %v", o.NotifyReady, err)
+		}
+	}
+	p.HostOSRelease = hostOSRelease()
 	if o.KillSignal != "" {
 		if p.KillSignal, err = parseSignal(o.KillSignal); err != nil {
 			return nil, fmt.Errorf("--kill-signal=%s: %v", o.KillSignal, err)
@@ -310,4 +320,26 @@ func (p *Plan) planInit(args []string) error {
 func (p *Plan) executable(path string) bool {
 	st, err := os.Stat(inTree(p.Root, path))
 	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+}
+
+// parseBool reads a boolean as systemd's parse_boolean() does.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "1", "yes", "y", "true", "t", "on":
+		return true, nil
+	case "0", "no", "n", "false", "f", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean (yes or no)")
+}
+
+// hostOSRelease is the host's os-release, from where os-release(5) says
+// to look; empty when the host has none.
+func hostOSRelease() string {
+	for _, path := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		if data, err := os.ReadFile(path); err == nil {
+			return string(data)
+		}
+	}
+	return ""
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nspawn/nspawn/notify"
 	"github.com/nspawn/nspawn/pty"
 )
 
@@ -125,10 +126,15 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 	}
 
 	var relay *pty.Relay
-	report := readStatus(status, func(master *os.File) {
-		if relay, err = pty.StartRelay(master, os.Stdin, os.Stdout, plan.Console); err != nil {
-			fmt.Fprintf(os.Stderr, "nspawn: console: %v\n", err)
-			unix.Kill(pid, unix.SIGKILL)
+	report := readStatus(status, func(tag byte, f *os.File) {
+		switch tag {
+		case msgConsole:
+			if relay, err = pty.StartRelay(f, os.Stdin, os.Stdout, plan.Console); err != nil {
+				fmt.Fprintf(os.Stderr, "nspawn: console: %v\n", err)
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		case msgNotify:
+			go notify.Forward(f, plan.NotifyReady)
 		}
 	})
 	status.Close()
@@ -145,6 +151,10 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 		return report.status, false
 	}
 
+	if !plan.NotifyReady {
+		// --notify-ready=no: the payload running is readiness enough.
+		notify.Ready()
+	}
 	ws := supervise(pid, plan, signals, relay)
 	if relay != nil {
 		// The last output may still sit in the pty when PID 1 is gone.

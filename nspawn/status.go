@@ -12,6 +12,7 @@ import (
 // so end-of-file tells the parent that setup succeeded.
 const (
 	msgConsole = 'C' // the console's pty master, passed as SCM_RIGHTS
+	msgNotify  = 'N' // the container's notify socket, passed as SCM_RIGHTS
 	msgError   = 'E' // a setup failure: status byte, then the message
 )
 
@@ -24,11 +25,11 @@ func statusPair() (parent, child *os.File, err error) {
 	return os.NewFile(uintptr(fds[0]), "status"), os.NewFile(uintptr(fds[1]), "status"), nil
 }
 
-// sendConsole hands the console's pty master to the parent.
-func sendConsole(sock, master *os.File) error {
-	rights := unix.UnixRights(int(master.Fd()))
-	if err := unix.Sendmsg(int(sock.Fd()), []byte{msgConsole}, rights, nil, 0); err != nil {
-		return fmt.Errorf("hand the console to nspawn: %w", err)
+// sendFile hands f to the parent, tagged with what it is.
+func sendFile(sock *os.File, tag byte, f *os.File) error {
+	rights := unix.UnixRights(int(f.Fd()))
+	if err := unix.Sendmsg(int(sock.Fd()), []byte{tag}, rights, nil, 0); err != nil {
+		return fmt.Errorf("hand %s to nspawn: %w", f.Name(), err)
 	}
 	return nil
 }
@@ -47,8 +48,9 @@ type setupReport struct {
 }
 
 // readStatus reads the child's messages until the payload runs (end of
-// file) or setup fails, calling onConsole when the console arrives.
-func readStatus(sock *os.File, onConsole func(master *os.File)) setupReport {
+// file) or setup fails, calling onFile for each file passed (tagged
+// msgConsole or msgNotify).
+func readStatus(sock *os.File, onFile func(tag byte, f *os.File)) setupReport {
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
@@ -60,9 +62,9 @@ func readStatus(sock *os.File, onConsole func(master *os.File)) setupReport {
 			return setupReport{}
 		}
 		switch buf[0] {
-		case msgConsole:
-			if master := receivedFile(oob[:oobn]); master != nil {
-				onConsole(master)
+		case msgConsole, msgNotify:
+			if f := receivedFile(oob[:oobn]); f != nil {
+				onFile(buf[0], f)
 			}
 		case msgError:
 			if n < 2 {
@@ -83,10 +85,10 @@ func receivedFile(oob []byte) *os.File {
 		return nil
 	}
 	// Non-blocking, so the os package drives it through the netpoller: a
-	// relay goroutine parks while the pty is empty instead of holding a
-	// thread in read(2) that the scheduler keeps replacing.
+	// relay goroutine parks while it is empty instead of holding a thread
+	// in read(2) that the scheduler keeps replacing.
 	unix.SetNonblock(fds[0], true)
-	return os.NewFile(uintptr(fds[0]), "console")
+	return os.NewFile(uintptr(fds[0]), "container file")
 }
 
 // parentAlive tells whether nspawn still holds its end of the status

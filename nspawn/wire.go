@@ -111,6 +111,8 @@ func (p *Plan) MarshalBinary() ([]byte, error) {
 	w.str(string(p.Console))
 	w.flag(p.AsPID2)
 	w.flag(p.Boot)
+	w.flag(p.NotifyReady)
+	w.str(p.HostOSRelease)
 	w.num(uint64(p.KillSignal))
 	w.flag(p.Quiet)
 	return w.b, nil
@@ -162,6 +164,8 @@ func (p *Plan) UnmarshalBinary(b []byte) error {
 	p.Console = pty.Mode(r.str())
 	p.AsPID2 = r.flag()
 	p.Boot = r.flag()
+	p.NotifyReady = r.flag()
+	p.HostOSRelease = r.str()
 	p.KillSignal = unix.Signal(r.num())
 	p.Quiet = r.flag()
 	if r.err == nil && len(r.b) != 0 {

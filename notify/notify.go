@@ -1,0 +1,65 @@
+// Package notify carries sd_notify(3) readiness from the container to the
+// service manager that runs nspawn: the payload (a booted systemd, or any
+// Type=notify service) writes to /run/host/notify inside, as systemd's
+// Container Interface names it; nspawn passes READY=1 and STATUS= on to its
+// own $NOTIFY_SOCKET.
+package notify
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
+)
+
+// SocketInContainer is $NOTIFY_SOCKET inside the container.
+const SocketInContainer = "/run/host/notify"
+
+// Bind creates the container's notify socket; the child calls it after
+// pivot_root, so the path is in the container's own /run tmpfs.
+func Bind() (*os.File, error) {
+	if err := os.MkdirAll("/run/host", 0o755); err != nil {
+		return nil, fmt.Errorf("create /run/host: %w", err)
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: SocketInContainer}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind %s: %w", SocketInContainer, err)
+	}
+	return os.NewFile(uintptr(fd), SocketInContainer), nil
+}
+
+// Forward reads the container's messages until sock is closed and passes
+// STATUS= on, and READY=1 too when passReady is set (--notify-ready=yes).
+// It returns at once when nspawn itself has no $NOTIFY_SOCKET.
+func Forward(sock *os.File, passReady bool) {
+	defer sock.Close()
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := sock.Read(buf)
+		if err != nil {
+			return
+		}
+		var pass []string
+		for _, line := range strings.Split(string(buf[:n]), "\n") {
+			if strings.HasPrefix(line, "STATUS=") || passReady && line == "READY=1" {
+				pass = append(pass, line)
+			}
+		}
+		if len(pass) > 0 {
+			daemon.SdNotify(false, strings.Join(pass, "\n"))
+		}
+	}
+}
+
+// Ready tells nspawn's own service manager that the container runs, for
+// --notify-ready=no, where starting the payload is readiness enough.
+func Ready() { daemon.SdNotify(false, daemon.SdNotifyReady) }
