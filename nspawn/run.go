@@ -126,15 +126,27 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 	}
 
 	var relay *pty.Relay
-	report := readStatus(status, func(tag byte, f *os.File) {
+	report := readStatus(status, func(tag byte, fd int) {
 		switch tag {
 		case msgConsole:
-			if relay, err = pty.StartRelay(f, os.Stdin, os.Stdout, plan.Console); err != nil {
+			// Non-blocking, so the os package drives it through the
+			// netpoller: a relay goroutine parks while the pty is empty
+			// instead of holding a thread in read(2).
+			unix.SetNonblock(fd, true)
+			master := os.NewFile(uintptr(fd), "console")
+			if relay, err = pty.StartRelay(master, os.Stdin, os.Stdout, plan.Console); err != nil {
 				fmt.Fprintf(os.Stderr, "nspawn: console: %v\n", err)
 				unix.Kill(pid, unix.SIGKILL)
 			}
 		case msgNotify:
-			go notify.Forward(f, plan.NotifyReady)
+			// Without a service manager to tell there is nothing to relay,
+			// and the start-up path stays free of the extra file and its
+			// goroutine.
+			if os.Getenv("NOTIFY_SOCKET") == "" {
+				unix.Close(fd)
+				break
+			}
+			go notify.Forward(os.NewFile(uintptr(fd), notify.SocketInContainer), plan.NotifyReady)
 		}
 	})
 	status.Close()

@@ -48,9 +48,9 @@ type setupReport struct {
 }
 
 // readStatus reads the child's messages until the payload runs (end of
-// file) or setup fails, calling onFile for each file passed (tagged
-// msgConsole or msgNotify).
-func readStatus(sock *os.File, onFile func(tag byte, f *os.File)) setupReport {
+// file) or setup fails, calling onFD for each fd passed (tagged msgConsole
+// or msgNotify); the callee owns it.
+func readStatus(sock *os.File, onFD func(tag byte, fd int)) setupReport {
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
@@ -63,8 +63,8 @@ func readStatus(sock *os.File, onFile func(tag byte, f *os.File)) setupReport {
 		}
 		switch buf[0] {
 		case msgConsole, msgNotify:
-			if f := receivedFile(oob[:oobn]); f != nil {
-				onFile(buf[0], f)
+			if fd := receivedFD(oob[:oobn]); fd >= 0 {
+				onFD(buf[0], fd)
 			}
 		case msgError:
 			if n < 2 {
@@ -75,20 +75,17 @@ func readStatus(sock *os.File, onFile func(tag byte, f *os.File)) setupReport {
 	}
 }
 
-func receivedFile(oob []byte) *os.File {
+// receivedFD is the fd passed with a message, or -1.
+func receivedFD(oob []byte) int {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil || len(msgs) == 0 {
-		return nil
+		return -1
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	if err != nil || len(fds) == 0 {
-		return nil
+		return -1
 	}
-	// Non-blocking, so the os package drives it through the netpoller: a
-	// relay goroutine parks while it is empty instead of holding a thread
-	// in read(2) that the scheduler keeps replacing.
-	unix.SetNonblock(fds[0], true)
-	return os.NewFile(uintptr(fds[0]), "container file")
+	return fds[0]
 }
 
 // parentAlive tells whether nspawn still holds its end of the status
