@@ -109,10 +109,6 @@ func setupAndExec(status *os.File) error {
 	if err != nil {
 		return err
 	}
-	argv := append([]string(nil), plan.Argv...)
-	if plan.Argv0 != "" {
-		argv[0] = plan.Argv0
-	}
 	// Last, so nothing of the setup above runs under it; before the
 	// credentials change, which would take away the right to install it.
 	if err := security.DenyTerminalInjection(); err != nil {
@@ -127,7 +123,7 @@ func setupAndExec(status *os.File) error {
 	if err := armParentDeath(status); err != nil {
 		return err
 	}
-	if err := unix.Exec(path, argv, plan.Env); err != nil {
+	if err := unix.Exec(path, plan.payloadArgv(), plan.Env); err != nil {
 		return execError(plan.Argv[0], err)
 	}
 	return nil
@@ -180,12 +176,8 @@ func becomeUser(plan *Plan, status *os.File) error {
 			return fmt.Errorf("set user %s: %w", u.Name, err)
 		}
 	}
-	dir := plan.Chdir
-	if dir == "" {
-		dir = "/"
-	}
-	if err := unix.Chdir(dir); err != nil {
-		return fmt.Errorf("--chdir=%s: cannot enter it inside the container: %w", dir, err)
+	if err := unix.Chdir(plan.Chdir); err != nil {
+		return fmt.Errorf("--chdir=%s: cannot enter it inside the container: %w", plan.Chdir, err)
 	}
 	return nil
 }

@@ -138,6 +138,9 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 	if err := p.planCommand(o.Command); err != nil {
 		return nil, err
 	}
+	if p.Chdir == "" {
+		p.Chdir = "/" // systemd-nspawn's working directory for a command
+	}
 	if p.Env, err = environment(p, o.Setenv, hostEnv); err != nil {
 		return nil, err
 	}
@@ -342,4 +345,14 @@ func hostOSRelease() string {
 		}
 	}
 	return ""
+}
+
+// payloadArgv is the command line the payload is started with: Argv, with
+// Argv0 as the name it sees when one is set (a login shell's "-sh").
+func (p *Plan) payloadArgv() []string {
+	argv := append([]string(nil), p.Argv...)
+	if p.Argv0 != "" {
+		argv[0] = p.Argv0
+	}
+	return argv
 }

@@ -88,10 +88,6 @@ func runStubInit(status *os.File) error {
 	if err != nil {
 		return err
 	}
-	argv := append([]string(nil), plan.Argv...)
-	if plan.Argv0 != "" {
-		argv[0] = plan.Argv0
-	}
 	// Everything that could start a runtime thread happens first: a thread
 	// created between the ns_last_pid write and the fork would take PID 2.
 	sigs := stubSignals()
@@ -100,7 +96,7 @@ func runStubInit(status *os.File) error {
 		return fmt.Errorf("set ns_last_pid: %w", err)
 	}
 	unix.Close(lastPIDFD)
-	return stubInit(plan, plan.Argv[0], argv, status, sigs)
+	return stubInit(plan, status, sigs)
 }
 
 // stubSignals subscribes to what the stub init forwards and reaps.
@@ -114,14 +110,11 @@ func stubSignals() chan os.Signal {
 // the payload in a session of its own, forwards the signals a supervisor
 // sends, reaps every orphan, and exits with the payload's status (128+N for
 // death by signal N). It never returns on success.
-func stubInit(plan *Plan, path string, argv []string, status *os.File, sigs <-chan os.Signal) error {
-	dir := plan.Chdir
-	if dir == "" {
-		dir = "/"
-	}
+// plan.Argv[0] is the payload's path, resolved by the child stage.
+func stubInit(plan *Plan, status *os.File, sigs <-chan os.Signal) error {
 	u := plan.User
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Dir:   dir,
+	pid, err := syscall.ForkExec(plan.Argv[0], plan.payloadArgv(), &syscall.ProcAttr{
+		Dir:   plan.Chdir,
 		Env:   plan.Env,
 		Files: []uintptr{0, 1, 2},
 		Sys: &syscall.SysProcAttr{

@@ -2,7 +2,6 @@ package pty
 
 import (
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,7 +27,6 @@ type Relay struct {
 	restore func()
 	escape  chan struct{}
 	outDone chan struct{}
-	once    sync.Once
 	// lastByte is the last byte relayed to the host, owned by copyOut
 	// until outDone is closed.
 	lastByte byte
@@ -113,7 +111,7 @@ func (r *Relay) copyIn() {
 				presses = presses[1:]
 			}
 			if len(presses) >= escapeCount {
-				r.once.Do(func() { close(r.escape) })
+				close(r.escape) // copyIn alone closes it, once, then stops
 				return
 			}
 		}
