@@ -13,13 +13,15 @@ const (
 
 // Standard is the API filesystem table every container gets, in the order
 // systemd-nspawn's mount_all() applies it: /proc with its kernel tunables
-// read-only, a read-only /sys, a private /dev, /run and /tmp.
-func Standard() []Step {
+// read-only, a read-only /sys, a private /dev, /run and /tmp. With cgroup2,
+// /sys/fs/cgroup is the container's own cgroup v2 tree, writable, rooted at
+// its cgroup namespace, for an init inside to manage.
+func Standard(cgroup2 bool) []Step {
 	const (
 		noSuidDevExec = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 		noSuidDev     = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_STRICTATIME
 	)
-	return []Step{
+	steps := []Step{
 		{Kind: KindFS, FSType: "proc", Source: "proc", Target: "/proc", Flags: noSuidDevExec},
 		// The payload may tune its own namespaces' knobs through /proc but
 		// not the kernel's: /proc/sys and the sysrq trigger are read-only.
@@ -35,6 +37,7 @@ func Standard() []Step {
 		{Kind: KindReadOnly, Target: "/proc/irq"},
 		{Kind: KindReadOnly, Target: "/proc/scsi"},
 		{Kind: KindFS, FSType: "sysfs", Source: "sysfs", Target: "/sys", Flags: noSuidDevExec | unix.MS_RDONLY},
+		{Kind: KindFS, FSType: "cgroup2", Source: "cgroup2", Target: "/sys/fs/cgroup", Flags: noSuidDevExec},
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/dev", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=0755" + limitsDev},
 		// The only device nodes a container's /dev holds, as in
 		// systemd-nspawn's copy_devnodes(); /dev/console comes with a console.
@@ -50,4 +53,12 @@ func Standard() []Step {
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/run", Flags: noSuidDev, Data: "mode=0755" + limitsRun},
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/tmp", Flags: noSuidDev, Data: "mode=01777" + limitsNested},
 	}
+	if !cgroup2 {
+		for i, s := range steps {
+			if s.FSType == "cgroup2" {
+				return append(steps[:i], steps[i+1:]...)
+			}
+		}
+	}
+	return steps
 }

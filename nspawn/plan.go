@@ -3,12 +3,15 @@ package nspawn
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nspawn/nspawn/cgroup"
+	"github.com/nspawn/nspawn/machine"
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/pty"
 	"github.com/nspawn/nspawn/users"
@@ -22,6 +25,12 @@ type Plan struct {
 	Machine  string
 	Hostname string
 	UUID     string
+
+	// CgroupRoot is the host's cgroup v2 mount point and CgroupScope the
+	// container's scope below it (/machine.slice/machine-NAME.scope); both
+	// empty when the host has no cgroup v2 hierarchy.
+	CgroupRoot  string
+	CgroupScope string
 
 	// Cloneflags are the namespaces the child is created in.
 	Cloneflags     uintptr
@@ -121,7 +130,12 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 		p.KillSignal = sigRTMin + 3
 	}
 	p.Cloneflags = namespaces(o.ShareNetwork)
-	if p.Mounts, err = mountPlan(o, p.Root, cwd); err != nil {
+	if layout := cgroup.Detect(); layout.Unified != "" {
+		slice, _ := machine.SlicePath(machine.DefaultSlice)
+		p.CgroupRoot = layout.Unified
+		p.CgroupScope = path.Join(slice, machine.ScopeName(p.Machine))
+	}
+	if p.Mounts, err = mountPlan(o, p.Root, cwd, p.CgroupRoot != ""); err != nil {
 		return nil, err
 	}
 	userSpec := o.User
@@ -209,7 +223,7 @@ func namespaces(shareNetwork bool) uintptr {
 // stays writable; then the standard API filesystems; then the user's binds
 // and tmpfs mounts, parents before children. Bind sources and destinations
 // are checked here, before anything is created.
-func mountPlan(o *Options, root, cwd string) ([]mounts.Step, error) {
+func mountPlan(o *Options, root, cwd string, cgroup2 bool) ([]mounts.Step, error) {
 	var custom []mounts.Step
 	for _, b := range []struct {
 		flag  string
@@ -258,7 +272,7 @@ func mountPlan(o *Options, root, cwd string) ([]mounts.Step, error) {
 	if o.ReadOnly {
 		steps = append(steps, mounts.Step{Kind: mounts.KindReadOnly, Target: "/", Recursive: true})
 	}
-	steps = append(steps, mounts.Standard()...)
+	steps = append(steps, mounts.Standard(cgroup2)...)
 	return append(steps, custom...), nil
 }
 

@@ -94,12 +94,22 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 	if err != nil {
 		return fail(err), false
 	}
+	cg, err := placeInCgroup(plan)
+	if err != nil {
+		planR.Close()
+		status.Close()
+		childStatus.Close()
+		return fail(err), false
+	}
+	defer cg.release()
+	cgroupFD, intoCgroup := cg.cgroupFD()
 	if !plan.Quiet {
 		fmt.Fprintf(os.Stderr, "Spawning container %s on %s.\n", plan.Machine, plan.Root)
 		if plan.Console == pty.Interactive {
 			fmt.Fprintf(os.Stderr, "Press ^] three times within 1s to kill container.\n")
 		}
 	}
+
 	// Subscribe before the child exists so no stop request is lost.
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGWINCH)
@@ -116,7 +126,9 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 			Pdeathsig:  syscall.SIGKILL,
 			// Its own session: the payload cannot reach nspawn's
 			// controlling terminal through /dev/tty.
-			Setsid: true,
+			Setsid:      true,
+			UseCgroupFD: intoCgroup,
+			CgroupFD:    cgroupFD,
 		},
 	})
 	planR.Close()

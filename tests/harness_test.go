@@ -112,6 +112,15 @@ func mustRun(t *testing.T, tree string, args ...string) string {
 type hostState struct {
 	mounts    []string
 	foreignNS []string // processes in a PID namespace other than ours
+	cgroups   []string // slices and scopes on every cgroup hierarchy
+	reapers   []string // nspawn's cgroup reapers still running
+}
+
+// settled tells whether nothing is left that the kernel or a reaper is
+// still taking away.
+func (s hostState) settled(before hostState) bool {
+	return len(s.foreignNS) == 0 && len(s.reapers) == 0 &&
+		strings.Join(s.cgroups, "\n") == strings.Join(before.cgroups, "\n")
 }
 
 func snapshotHost(t *testing.T) hostState {
@@ -127,7 +136,39 @@ func snapshotHost(t *testing.T) hostState {
 	}
 	sort.Strings(s.mounts)
 	s.foreignNS = foreignProcesses()
+	s.cgroups = unitCgroups()
+	s.reapers = reapers()
 	return s
+}
+
+// unitCgroups lists the cgroups named like systemd units (*.slice,
+// *.scope), where nspawn places containers, on every hierarchy.
+func unitCgroups() []string {
+	var list []string
+	filepath.WalkDir("/sys/fs/cgroup", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if strings.HasSuffix(p, ".slice") || strings.HasSuffix(p, ".scope") {
+			list = append(list, p)
+		}
+		return nil
+	})
+	sort.Strings(list)
+	return list
+}
+
+// reapers lists nspawn's cgroup reaper processes.
+func reapers() []string {
+	entries, _ := os.ReadDir("/proc")
+	var list []string
+	for _, e := range entries {
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && (bytes.HasPrefix(cmdline, []byte("nspawn-reaper\x00")) || bytes.HasPrefix(cmdline, []byte("nspawn-cgroup-reaper\x00"))) {
+			list = append(list, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return list
 }
 
 // foreignProcesses lists processes whose PID namespace differs from the
@@ -158,13 +199,19 @@ func checkNoLeaks(t *testing.T, before hostState) {
 	var after hostState
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		after = snapshotHost(t)
-		if len(after.foreignNS) == 0 || time.Now().After(deadline) {
+		if after.settled(before) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	if len(after.foreignNS) > 0 {
 		t.Errorf("container processes left on the host: %q", after.foreignNS)
+	}
+	if len(after.reapers) > 0 {
+		t.Errorf("cgroup reapers still running: %q", after.reapers)
+	}
+	if strings.Join(before.cgroups, "\n") != strings.Join(after.cgroups, "\n") {
+		t.Errorf("host cgroups changed:\nbefore: %q\nafter:  %q", before.cgroups, after.cgroups)
 	}
 	if strings.Join(before.mounts, "\n") != strings.Join(after.mounts, "\n") {
 		t.Errorf("host mount table changed:\nbefore: %q\nafter:  %q", before.mounts, after.mounts)

@@ -1,0 +1,244 @@
+package cgroup
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// PayloadDir is the container's own cgroup below its scope, and the root of
+// its cgroup namespace. Limits go on the scope, one level up, so root in the
+// container, which may write its namespace root's files, cannot lift them
+// (systemd-nspawn's payload/ for the same reason).
+const PayloadDir = "payload"
+
+// Group is a container's cgroup on the unified hierarchy.
+type Group struct {
+	root string // the hierarchy's mount point
+	path string // the scope, relative to root: /machine.slice/machine-x.scope
+	// payload is an open directory fd of PayloadDir, for CLONE_INTO_CGROUP.
+	payload int
+	// lock is the scope directory, open and flock()ed for as long as
+	// nspawn or its reaper may still act on it: a later nspawn of the same
+	// name waits for it instead of racing the reaper of a killed one.
+	lock int
+}
+
+// ErrBusy means the scope exists and is held: a running container of the
+// same name.
+var ErrBusy = errors.New("cgroup in use")
+
+// leftoverWait is how long a held scope may take to be released before it
+// counts as a running container: a killed nspawn's reaper needs a moment
+// to kill and remove what is left.
+const leftoverWait = 2 * time.Second
+
+// Create makes the scope at path (e.g. /machine.slice/machine-x.scope) with
+// its payload cgroup, delegating every controller the host offers down to
+// the payload so an init inside can manage its services. A scope left by a
+// killed nspawn is removed first.
+func Create(l Layout, path string) (*Group, error) {
+	g := &Group{root: l.Unified, path: path, payload: -1, lock: -1}
+	if err := removeLeftover(g.Dir()); err != nil {
+		return nil, err
+	}
+	// A container of another name ending at this moment may remove an
+	// empty slice between our mkdirs: try again.
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = g.mkdirs(); err == nil || !errors.Is(err, unix.ENOENT) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A same-name nspawn started at the same moment holds it already.
+	if g.lock, err = lockDir(g.Dir()); err != nil {
+		return nil, err
+	}
+	payload := g.Dir() + "/" + PayloadDir
+	if g.payload, err = unix.Open(payload, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		g.Remove()
+		return nil, fmt.Errorf("open %s: %w", payload, err)
+	}
+	return g, nil
+}
+
+// lockDir opens dir and takes its lock, or fails with ErrBusy.
+func lockDir(dir string) (int, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s: %w", dir, ErrBusy)
+	}
+	return fd, nil
+}
+
+// removeLeftover removes a scope no nspawn holds any more, after waiting
+// for a killed one's reaper to finish with it.
+func removeLeftover(scope string) error {
+	fd, err := unix.Open(scope, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil // none
+	}
+	defer unix.Close(fd)
+	for deadline := time.Now().Add(leftoverWait); unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil; {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w", scope, ErrBusy)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	kill(scope)
+	return removeTree(scope)
+}
+
+// mkdirs creates each level below the root and enables the controllers
+// the level above offers in it.
+func (g *Group) mkdirs() error {
+	dir := g.root
+	levels := append(strings.Split(strings.Trim(g.path, "/"), "/"), PayloadDir)
+	for _, name := range levels {
+		delegate(dir)
+		dir += "/" + name
+		if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("create cgroup %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// delegate enables in dir's children every controller dir has. A hybrid
+// host's unified hierarchy has none; failures leave a controller off
+// rather than the container unstarted.
+func delegate(dir string) {
+	ctrls, err := readFile(dir + "/cgroup.controllers")
+	if err != nil || len(bytes.TrimSpace(ctrls)) == 0 {
+		return
+	}
+	enabled, _ := readFile(dir + "/cgroup.subtree_control")
+	have := strings.Fields(string(enabled))
+	for _, c := range strings.Fields(string(ctrls)) {
+		if !contains(have, c) {
+			writeFile(dir+"/cgroup.subtree_control", "+"+c)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Dir is the scope's absolute path on the host.
+func (g *Group) Dir() string { return g.root + g.path }
+
+// PayloadFD is the payload cgroup's directory fd, for
+// SysProcAttr.CgroupFD.
+func (g *Group) PayloadFD() int { return g.payload }
+
+// Remove kills every process left in the scope and removes it, with the
+// slices above it that are left empty.
+func (g *Group) Remove() error {
+	if g.payload >= 0 {
+		unix.Close(g.payload)
+		g.payload = -1
+	}
+	if g.lock >= 0 {
+		// Released once the reaper, which shares it, has exited too.
+		defer unix.Close(g.lock)
+		g.lock = -1
+	}
+	scope := g.Dir()
+	kill(scope)
+	err := removeTree(scope)
+	// Slices are shared by containers: one that still holds another
+	// container refuses (EBUSY) and stays.
+	for dir := path.Dir(g.path); dir != "/" && dir != "."; dir = path.Dir(dir) {
+		if unix.Rmdir(g.root+dir) != nil {
+			break
+		}
+	}
+	return err
+}
+
+// kill ends every process in dir and below: cgroup.kill where the kernel
+// has it (5.14), SIGKILL to each listed process otherwise.
+func kill(dir string) {
+	if writeFile(dir+"/cgroup.kill", "1") == nil {
+		return
+	}
+	for try := 0; try < 10; try++ {
+		pids := procs(dir)
+		if len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// procs lists the processes in dir and its descendants.
+func procs(dir string) []int {
+	var pids []int
+	data, _ := readFile(dir + "/cgroup.procs")
+	for _, f := range strings.Fields(string(data)) {
+		var pid int
+		if _, err := fmt.Sscan(f, &pid); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	for _, sub := range subdirs(dir) {
+		pids = append(pids, procs(sub)...)
+	}
+	return pids
+}
+
+func subdirs(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, dir+"/"+e.Name())
+		}
+	}
+	return dirs
+}
+
+// removeTree removes dir and the cgroups an init inside created below it,
+// deepest first. Killed processes leave their cgroups a moment after
+// their death is reported: EBUSY is retried for a while.
+func removeTree(dir string) error {
+	for _, sub := range subdirs(dir) {
+		if err := removeTree(sub); err != nil {
+			return err
+		}
+	}
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		err = unix.Rmdir(dir)
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove cgroup %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+// Package machine is who the container is to the host: the unit names
+// systemd would give it, and (with systemd) its scope and machined
+// registration.
+package machine
+
+import (
+	"fmt"
+	"strings"
+)
+
+// DefaultSlice is where containers go unless --slice says otherwise, as
+// for systemd-nspawn.
+const DefaultSlice = "machine.slice"
+
+// ScopeName is the scope unit of machine name, as machined names it:
+// machine-<escaped name>.scope.
+func ScopeName(name string) string {
+	return "machine-" + escape(name) + ".scope"
+}
+
+// escape is systemd's unit_name_escape(): '/' becomes '-'; '-', '\' and
+// every byte outside [a-zA-Z0-9:_.] becomes \xNN, as does a leading '.'.
+func escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '/':
+			b.WriteByte('-')
+		case c == '.' && i == 0, !unitChar(c) || c == '-' || c == '\\':
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func unitChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(":-_.\\", c) >= 0
+}
+
+// SlicePath is the cgroup path of a slice unit: each dash-separated
+// prefix is a parent slice (a-b.slice lives in a.slice), and -.slice is
+// the root.
+func SlicePath(slice string) (string, error) {
+	name, ok := strings.CutSuffix(slice, ".slice")
+	if !ok || name == "" {
+		return "", fmt.Errorf("%s is not a slice unit name (it must end in .slice, e.g. machine.slice)", slice)
+	}
+	if name == "-" {
+		return "/", nil
+	}
+	if strings.HasPrefix(name, "-") || strings.HasSuffix(name, "-") || strings.Contains(name, "--") {
+		return "", fmt.Errorf("%s is not a valid slice name (no leading, trailing or double '-')", slice)
+	}
+	for i := 0; i < len(name); i++ {
+		if !unitChar(name[i]) {
+			return "", fmt.Errorf("%s is not a valid slice name (character %q)", slice, name[i])
+		}
+	}
+	path := ""
+	for i := range name {
+		if name[i] == '-' {
+			path += "/" + name[:i] + ".slice"
+		}
+	}
+	return path + "/" + slice, nil
+}
