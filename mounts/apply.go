@@ -24,14 +24,24 @@ func Prepare(root string) error {
 	return nil
 }
 
-// Apply carries out steps in order inside the tree at root.
-func Apply(root string, steps []Step) error {
+// Apply carries out steps in order inside the tree at root. A failed
+// best-effort step is skipped and returned among the warnings, unless it
+// failed for a reason systemd-nspawn passes over in silence: a read-only
+// tree, a denied access, or a symlink where a copy was to go.
+func Apply(root string, steps []Step) (warnings []error, err error) {
 	for _, s := range steps {
-		if err := apply(root, s); err != nil {
-			return err
+		err := apply(root, s)
+		if err == nil {
+			continue
+		}
+		if !s.BestEffort {
+			return warnings, err
+		}
+		if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.ELOOP) {
+			warnings = append(warnings, err)
 		}
 	}
-	return nil
+	return warnings, nil
 }
 
 func apply(root string, s Step) error {
@@ -59,13 +69,11 @@ func apply(root string, s Step) error {
 			}
 		}
 	case KindSymlink:
-		parent, err := InTree(root, filepath.Dir(s.Target))
-		if err != nil {
-			return err
-		}
-		if err := unix.Symlink(s.Source, filepath.Join(parent, filepath.Base(s.Target))); err != nil {
-			return fmt.Errorf("symlink %s -> %s: %w", s.Target, s.Source, err)
-		}
+		return symlink(root, s)
+	case KindWrite:
+		return write(root, s)
+	case KindRemove:
+		return remove(root, s.Target)
 	default:
 		return fmt.Errorf("unknown mount step %q", s.Kind)
 	}
@@ -139,10 +147,19 @@ func bind(root string, s Step) error {
 	if err != nil {
 		return err
 	}
+	var attr unix.MountAttr
 	if s.ReadOnly {
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
+	}
+	if s.Flags&unix.MS_NOSUID != 0 {
+		attr.Attr_set |= unix.MOUNT_ATTR_NOSUID
+	}
+	if s.Flags&unix.MS_NODEV != 0 {
+		attr.Attr_set |= unix.MOUNT_ATTR_NODEV
+	}
+	if attr.Attr_set != 0 {
 		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-			return fmt.Errorf("make bind of %s read-only: %w", s.Source, err)
+			return fmt.Errorf("set options of bind %s: %w", s.Source, err)
 		}
 	}
 	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {

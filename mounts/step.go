@@ -16,8 +16,15 @@ const (
 	KindReadOnly Kind = "ro"
 	// KindDevices creates the device nodes named in Devices under Target.
 	KindDevices Kind = "devices"
-	// KindSymlink creates Target as a symlink pointing at Source.
+	// KindSymlink creates Target as a symlink pointing at Source (in place
+	// of whatever is there, with Replace).
 	KindSymlink Kind = "symlink"
+	// KindWrite writes Content to the file Target: in place, keeping the
+	// file's mode and refusing a symlink (a copy, --resolv-conf=copy-*), or
+	// with Replace as a new 0644 file renamed over it.
+	KindWrite Kind = "write"
+	// KindRemove removes Target (not what a symlink points to).
+	KindRemove Kind = "remove"
 )
 
 // Step is one filesystem operation. Targets are absolute paths inside the
@@ -30,7 +37,7 @@ type Step struct {
 	// FSType and Data are mount(2)'s filesystemtype and data for KindFS.
 	FSType string
 	Data   string
-	// Flags are MS_* flags for KindFS.
+	// Flags are MS_* flags for KindFS; for KindBind MS_NOSUID and MS_NODEV.
 	Flags uintptr
 	// ReadOnly and Recursive apply to KindBind.
 	ReadOnly  bool
@@ -40,4 +47,12 @@ type Step struct {
 	SourceInTree bool
 	// Devices lists node names for KindDevices ("null", "zero", ...).
 	Devices []string
+	// Content and ModTime (Unix nanoseconds, 0 for now) are KindWrite's.
+	Content string
+	ModTime int64
+	// Replace is for KindWrite and KindSymlink.
+	Replace bool
+	// BestEffort turns a failure into a warning, as systemd-nspawn treats
+	// its resolv.conf and timezone updates.
+	BestEffort bool
 }

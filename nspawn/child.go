@@ -81,9 +81,11 @@ func setupAndExec(status *os.File) error {
 	if err := mounts.Prepare(plan.Root); err != nil {
 		return err
 	}
-	if err := mounts.Apply(plan.Root, plan.Mounts); err != nil {
+	warnings, err := mounts.Apply(plan.Root, plan.Mounts)
+	if err != nil {
 		return err
 	}
+	warn(plan, warnings)
 	if err := mounts.PivotRoot(plan.Root); err != nil {
 		return err
 	}
@@ -109,6 +111,13 @@ func setupAndExec(status *os.File) error {
 	if err != nil {
 		return err
 	}
+	// Only now that the command is known to exist: a start that fails
+	// leaves the tree's files as they were.
+	warnings, err = mounts.Apply("/", plan.TreeFiles)
+	if err != nil {
+		return err
+	}
+	warn(plan, warnings)
 	// Last, so nothing of the setup above runs under it; before the
 	// credentials change, which would take away the right to install it.
 	if err := security.DenyTerminalInjection(); err != nil {
@@ -127,6 +136,17 @@ func setupAndExec(status *os.File) error {
 		return execError(plan.Argv[0], err)
 	}
 	return nil
+}
+
+// warn prints what went wrong but does not stop the container, as
+// systemd-nspawn logs its "…, ignoring" lines.
+func warn(plan *Plan, warnings []error) {
+	if plan.Quiet {
+		return
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(os.Stderr, "nspawn: %v, ignoring\n", w)
+	}
 }
 
 // armParentDeath sets the parent-death signal on this thread, the one about
@@ -214,6 +234,7 @@ func hostInterface(plan *Plan, status *os.File) error {
 	}
 	for name, content := range map[string]string{
 		"container-manager": containerManager + "\n",
+		"container-uuid":    plan.UUID + "\n",
 		"os-release":        plan.HostOSRelease,
 	} {
 		if err := os.WriteFile("/run/host/"+name, []byte(content), 0o444); err != nil {

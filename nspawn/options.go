@@ -28,6 +28,8 @@ type Options struct {
 	BindsRO      []string
 	Tmpfs        []string
 	ReadOnly     bool
+	ResolvConf   string
+	Timezone     string
 	ShareNetwork bool
 	Console      string
 	Pipe         bool
@@ -73,6 +75,8 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.StringArrayVar(&o.BindsRO, "bind-ro", nil, "Bind mount a host path read-only")
 	fs.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "Mount an empty tmpfs")
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "Mount the root directory read-only")
+	fs.StringVar(&o.ResolvConf, "resolv-conf", "auto", "How /etc/resolv.conf follows the host's: off, copy-host, copy-static, copy-uplink, copy-stub, replace-*, bind-*, delete or auto")
+	fs.StringVar(&o.Timezone, "timezone", "auto", "How /etc/localtime follows the host's: off, copy, bind, symlink, delete or auto")
 	fs.BoolVar(&o.ShareNetwork, "share-network", false, "Stay in the host's network namespace (default: a private one with only lo)")
 	fs.BoolVar(&o.PrivateNetwork, "private-network", false, "Private network namespace with only lo (the default)")
 	fs.StringVar(&o.Console, "console", "", "Console mode: interactive, read-only, passive, pipe or autopipe (default: interactive on a terminal, else pipe)")
@@ -94,6 +98,8 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 		"tmpfs":        "PATH[:OPTS]",
 		"console":      "MODE",
 		"notify-ready": "BOOL",
+		"resolv-conf":  "MODE",
+		"timezone":     "MODE",
 	} {
 		fs.SetAnnotation(name, "arg", []string{arg})
 	}

@@ -37,6 +37,11 @@ type Plan struct {
 	PrivateNetwork bool
 
 	Mounts []mounts.Step
+	// TreeFiles change files in the tree (--resolv-conf, --timezone) once
+	// the command is known to exist.
+	TreeFiles []mounts.Step
+	// Warnings are printed by nspawn before it starts the container.
+	Warnings []string
 
 	User  users.User
 	Env   []string
@@ -114,6 +119,11 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 	if p.UUID, err = machineUUID(o.UUID); err != nil {
 		return nil, err
 	}
+	if id, err := treeMachineID(p.Root); err != nil {
+		return nil, err
+	} else if id != "" {
+		p.UUID = id // the tree's own ID wins over --uuid, as in systemd-nspawn
+	}
 	if o.NotifyReady != "" {
 		if p.NotifyReady, err = parseBool(o.NotifyReady); err != nil {
 			return nil, fmt.Errorf("--notify-ready=%s: %v", o.NotifyReady, err)
@@ -138,6 +148,9 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 	if p.Mounts, err = mountPlan(o, p.Root, cwd, p.CgroupRoot != ""); err != nil {
 		return nil, err
 	}
+	if err := p.planTreeFiles(o); err != nil {
+		return nil, err
+	}
 	userSpec := o.User
 	if userSpec == "" {
 		userSpec = "root"
@@ -159,6 +172,25 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// planTreeFiles adds --resolv-conf's and --timezone's binds after the
+// other mounts, and their file changes, as systemd-nspawn orders them.
+func (p *Plan) planTreeFiles(o *Options) error {
+	resolv, err := parseMode("--resolv-conf", o.ResolvConf, resolvModes)
+	if err != nil {
+		return err
+	}
+	tz, err := parseMode("--timezone", o.Timezone, timezoneModes)
+	if err != nil {
+		return err
+	}
+	tf := &treeFiles{}
+	tf.timezone(tz, p.Root, o.ReadOnly)
+	tf.resolvConf(resolv, p.PrivateNetwork, o.ReadOnly)
+	p.Mounts = append(p.Mounts, tf.binds...)
+	p.TreeFiles, p.Warnings = tf.changes, tf.warnings
+	return nil
 }
 
 // consoleMode resolves --console and -P to the mode the container gets.

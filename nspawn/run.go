@@ -60,6 +60,11 @@ func Main(args []string) int {
 	if err != nil {
 		return fail(err)
 	}
+	if !plan.Quiet {
+		for _, w := range plan.Warnings {
+			fmt.Fprintf(os.Stderr, "nspawn: %s\n", w)
+		}
+	}
 	return run(plan)
 }
 

@@ -73,6 +73,54 @@ func (r *wireReader) strs() []string {
 	return ss
 }
 
+func (w *wireWriter) steps(steps []mounts.Step) {
+	w.num(uint64(len(steps)))
+	for _, m := range steps {
+		w.str(string(m.Kind))
+		w.str(m.Source)
+		w.str(m.Target)
+		w.str(m.FSType)
+		w.str(m.Data)
+		w.num(uint64(m.Flags))
+		w.flag(m.ReadOnly)
+		w.flag(m.Recursive)
+		w.flag(m.SourceInTree)
+		w.strs(m.Devices)
+		w.str(m.Content)
+		w.num(uint64(m.ModTime))
+		w.flag(m.Replace)
+		w.flag(m.BestEffort)
+	}
+}
+
+func (r *wireReader) steps() []mounts.Step {
+	n := r.num()
+	if n > uint64(len(r.b)) { // every step takes at least a byte
+		r.err, r.b = errWire, nil
+		return nil
+	}
+	var steps []mounts.Step
+	for range n {
+		steps = append(steps, mounts.Step{
+			Kind:         mounts.Kind(r.str()),
+			Source:       r.str(),
+			Target:       r.str(),
+			FSType:       r.str(),
+			Data:         r.str(),
+			Flags:        uintptr(r.num()),
+			ReadOnly:     r.flag(),
+			Recursive:    r.flag(),
+			SourceInTree: r.flag(),
+			Devices:      r.strs(),
+			Content:      r.str(),
+			ModTime:      int64(r.num()),
+			Replace:      r.flag(),
+			BestEffort:   r.flag(),
+		})
+	}
+	return steps
+}
+
 // MarshalBinary encodes the plan for the child.
 func (p *Plan) MarshalBinary() ([]byte, error) {
 	w := &wireWriter{}
@@ -84,19 +132,9 @@ func (p *Plan) MarshalBinary() ([]byte, error) {
 	w.str(p.CgroupScope)
 	w.num(uint64(p.Cloneflags))
 	w.flag(p.PrivateNetwork)
-	w.num(uint64(len(p.Mounts)))
-	for _, m := range p.Mounts {
-		w.str(string(m.Kind))
-		w.str(m.Source)
-		w.str(m.Target)
-		w.str(m.FSType)
-		w.str(m.Data)
-		w.num(uint64(m.Flags))
-		w.flag(m.ReadOnly)
-		w.flag(m.Recursive)
-		w.flag(m.SourceInTree)
-		w.strs(m.Devices)
-	}
+	w.steps(p.Mounts)
+	w.steps(p.TreeFiles)
+	w.strs(p.Warnings)
 	w.str(p.User.Name)
 	w.num(uint64(p.User.UID))
 	w.num(uint64(p.User.GID))
@@ -131,24 +169,9 @@ func (p *Plan) UnmarshalBinary(b []byte) error {
 	p.CgroupScope = r.str()
 	p.Cloneflags = uintptr(r.num())
 	p.PrivateNetwork = r.flag()
-	n := r.num()
-	if n > uint64(len(r.b)) {
-		return errWire
-	}
-	p.Mounts = make([]mounts.Step, n)
-	for i := range p.Mounts {
-		m := &p.Mounts[i]
-		m.Kind = mounts.Kind(r.str())
-		m.Source = r.str()
-		m.Target = r.str()
-		m.FSType = r.str()
-		m.Data = r.str()
-		m.Flags = uintptr(r.num())
-		m.ReadOnly = r.flag()
-		m.Recursive = r.flag()
-		m.SourceInTree = r.flag()
-		m.Devices = r.strs()
-	}
+	p.Mounts = r.steps()
+	p.TreeFiles = r.steps()
+	p.Warnings = r.strs()
 	u := users.User{Name: r.str(), UID: uint32(r.num()), GID: uint32(r.num())}
 	if n := r.num(); n > uint64(len(r.b)) {
 		return errWire

@@ -82,6 +82,12 @@ audio:x:29:tester
 tester:x:1000:
 nogroup:x:65534:
 EOF
+    # A time zone as distributions link it, so --timezone=auto (a link to
+    # the host's zone, or a bind over this one) leaves the tree as it is.
+    mkdir -p "$t/usr/share/zoneinfo/Etc"
+    if [[ -f /usr/share/zoneinfo/Etc/UTC ]]; then cp /usr/share/zoneinfo/Etc/UTC "$t/usr/share/zoneinfo/Etc/UTC"
+    else : >"$t/usr/share/zoneinfo/Etc/UTC"; fi
+    ln -s ../usr/share/zoneinfo/Etc/UTC "$t/etc/localtime"
     cat >"$t/etc/os-release" <<'EOF'
 ID=busybox
 NAME="BusyBox test tree"
