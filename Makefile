@@ -33,6 +33,7 @@ deps:
 trees: deps
 	tests/trees/build.sh busybox >/dev/null
 	tests/trees/build.sh bookworm >/dev/null
+	tests/trees/build.sh bookworm-systemd >/dev/null
 
 demo: build deps
 	@tree=$$(tests/trees/build.sh busybox) && \

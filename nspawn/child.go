@@ -123,6 +123,11 @@ func setupAndExec(status *os.File) error {
 	if err := security.DenyTerminalInjection(); err != nil {
 		return err
 	}
+	// systemd-nspawn's retained set: besides the isolation, a booted
+	// systemd skips what it cannot do (modprobe@, debugfs mounts).
+	if err := security.LimitCapabilities(security.Capabilities(plan.PrivateNetwork)); err != nil {
+		return err
+	}
 	if plan.AsPID2 {
 		return execStubInit(plan, path, status)
 	}
@@ -194,6 +199,13 @@ func becomeUser(plan *Plan, status *os.File) error {
 		}
 		if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
 			return fmt.Errorf("set user %s: %w", u.Name, err)
+		}
+		if u.UID != 0 {
+			// setresuid emptied permitted and effective; a non-root user
+			// keeps no capability at all.
+			if err := security.DropInheritable(); err != nil {
+				return err
+			}
 		}
 	}
 	if err := unix.Chdir(plan.Chdir); err != nil {

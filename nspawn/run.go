@@ -151,7 +151,7 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 			// instead of holding a thread in read(2).
 			unix.SetNonblock(fd, true)
 			master := os.NewFile(uintptr(fd), "console")
-			if relay, err = pty.StartRelay(master, os.Stdin, os.Stdout, plan.Console); err != nil {
+			if relay, err = pty.StartRelay(master, os.Stdin, os.Stdout, plan.Console, plan.Boot); err != nil {
 				fmt.Fprintf(os.Stderr, "nspawn: console: %v\n", err)
 				unix.Kill(pid, unix.SIGKILL)
 			}

@@ -2,6 +2,7 @@ package pty
 
 import (
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,13 +31,19 @@ type Relay struct {
 	// lastByte is the last byte relayed to the host, owned by copyOut
 	// until outDone is closed.
 	lastByte byte
+	// survivesHangup keeps relaying after the console was hung up (see
+	// copyOut) until finishing is set.
+	survivesHangup bool
+	finishing      atomic.Bool
 }
 
 // StartRelay begins relaying for mode. In interactive mode the host
 // terminal is put in raw mode until Close; its window size is copied to
-// the console now and on every Resize.
-func StartRelay(master, in, out *os.File, mode Mode) (*Relay, error) {
-	r := &Relay{master: master, in: in, out: out, mode: mode, escape: make(chan struct{}), outDone: make(chan struct{})}
+// the console now and on every Resize. With survivesHangup (a booted
+// init), the relay outlasts the console being hung up and reopened.
+func StartRelay(master, in, out *os.File, mode Mode, survivesHangup bool) (*Relay, error) {
+	r := &Relay{master: master, in: in, out: out, mode: mode, escape: make(chan struct{}), outDone: make(chan struct{}),
+		survivesHangup: survivesHangup}
 	r.Resize()
 	if mode == Passive {
 		close(r.outDone)
@@ -75,20 +82,40 @@ func (r *Relay) Resize() {
 }
 
 // copyOut relays the container's output until the console has no writer
-// left (EIO on the master once every slave fd is closed).
+// left (EIO on the master once every slave fd is closed). A booted init
+// hangs up its console (systemd's vhangup before a getty takes it) and
+// the master reads EIO until someone opens it again: with survivesHangup
+// the relay waits for that, as systemd-nspawn does under --boot
+// (PTY_FORWARD_IGNORE_VHANGUP), until Close says the container is gone.
 func (r *Relay) copyOut() {
 	defer r.restoreOnPanic()
 	defer close(r.outDone)
+	conn, err := r.master.SyscallConn()
+	if err != nil {
+		return
+	}
 	buf := make([]byte, relayBuffer)
 	for {
-		n, err := r.master.Read(buf)
+		var n int
+		var rerr error
+		err := conn.Read(func(fd uintptr) bool {
+			n, rerr = unix.Read(int(fd), buf)
+			switch {
+			case rerr == unix.EAGAIN:
+				return false // park in the netpoller until there is output
+			case rerr == unix.EIO && r.survivesHangup && !r.finishing.Load():
+				// Edge-triggered: the next writer's output wakes us.
+				return false
+			}
+			return true
+		})
 		if n > 0 {
 			r.lastByte = buf[n-1]
 			if _, werr := r.out.Write(buf[:n]); werr != nil {
 				return
 			}
 		}
-		if err != nil {
+		if err != nil || rerr != nil || n <= 0 {
 			return
 		}
 	}
@@ -131,6 +158,11 @@ func (r *Relay) copyIn() {
 // systemd-nspawn does, then restores the host terminal. It is safe to call
 // more than once.
 func (r *Relay) Close(drain time.Duration) {
+	if r.survivesHangup && !r.finishing.Swap(true) {
+		// Wake a copyOut waiting out a hangup: it drains what is left
+		// and stops at the first EIO.
+		r.master.SetReadDeadline(time.Now())
+	}
 	select {
 	case <-r.outDone:
 		if r.mode != Passive && r.lastByte != 0 && r.lastByte != '\n' {

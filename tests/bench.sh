@@ -76,6 +76,25 @@ if "ours" in med:
             print(f"{'ours/' + o:<20}{med['ours'] / med[o]:>10.2f}")
 EOF
 
+# Boot: seconds to READY=1 and from SIGTERM to exit, booting the systemd
+# tree (a fresh copy per run) under each tool, as a Go benchmark.
+if [[ ${BENCH_BOOT:-1} == 1 && -x $nspawn ]]; then
+    echo
+    echo "boot: systemd tree to READY=1, then SIGTERM to exit (Go benchmark)"
+    out=$(cd "$here" && NSPAWN_BIN=$nspawn go test -count=1 -run '^$' -bench Boot -benchtime "${BENCH_BOOT_RUNS:-1}x" . 2>&1) || true
+    echo "$out" | grep -E '^Benchmark' || echo "$out" | tail -5
+    echo "$out" | python3 -c "$(cat <<'PY'
+import re, sys
+m = {}
+for name, rest in re.findall(r"BenchmarkBoot/(\S+?)-\d+\s+\d+\s+\d+ ns/op(.*)", sys.stdin.read()):
+    m[name] = {k: float(v) for v, k in re.findall(r"([\d.]+) (s-to-\w+)", rest)}
+if "nspawn" in m and "systemd-nspawn" in m:
+    for k in ("s-to-ready", "s-to-exit"):
+        print("boot %s ours/systemd-nspawn %.2f (lower is better)" % (k, m["nspawn"][k] / m["systemd-nspawn"][k]))
+PY
+)"
+fi
+
 # Console throughput: 1 GiB through the interactive console of each tool,
 # as a Go benchmark (it needs a pty pair to play the terminal).
 [[ ${BENCH_CONSOLE:-1} == 1 && -x $nspawn ]] || exit 0

@@ -64,3 +64,30 @@ func lineDiff(ours, theirs string) string {
 	sort.Strings(diff)
 	return strings.Join(diff, "\n")
 }
+
+// TestCapabilitiesSameAsSystemdNspawn: root in the container holds
+// systemd-nspawn's retained set (with CAP_NET_ADMIN in a network namespace
+// of its own) in every set but the ambient one; another user holds none.
+func TestCapabilitiesSameAsSystemdNspawn(t *testing.T) {
+	sdn, err := exec.LookPath("systemd-nspawn")
+	if err != nil {
+		t.Skip("needs systemd-nspawn (make deps installs systemd-container)")
+	}
+	probe := []string{"grep", "^Cap", "/proc/self/status"}
+	// The Debian tree: systemd-nspawn resolves -u with getent inside.
+	tree := copyTree(t, debianTree)
+	for _, c := range []struct{ ours, theirs []string }{
+		{nil, []string{"--private-network"}},
+		{[]string{"--share-network"}, nil},
+		{[]string{"-u", "tester"}, []string{"--private-network", "-u", "tester"}},
+	} {
+		ours := mustRun(t, tree, append(c.ours, probe...)...)
+		out, err := exec.Command(sdn, append(append([]string{"--register=no", "--keep-unit", "-q", "-P", "-D", tree}, c.theirs...), probe...)...).Output()
+		if err != nil {
+			t.Fatalf("systemd-nspawn %q: %v", c.theirs, err)
+		}
+		if ours != string(out) {
+			t.Errorf("%q: ours\n%s\nsystemd-nspawn %q:\n%s", c.ours, ours, c.theirs, out)
+		}
+	}
+}
