@@ -10,11 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// inTreeParent resolves the directory of target within the tree and
+// InTreeParent resolves the directory of target within the tree and
 // returns the host path of target itself, unresolved: the last component
-// is what is created, replaced or removed, never what a symlink there
-// points to.
-func inTreeParent(root, target string) (string, error) {
+// is what is created, replaced, removed or read as a link, never what a
+// symlink there points to.
+func InTreeParent(root, target string) (string, error) {
 	dir, err := InTree(root, filepath.Dir(target))
 	if err != nil {
 		return "", err
@@ -23,7 +23,7 @@ func inTreeParent(root, target string) (string, error) {
 }
 
 func symlink(root string, s Step) error {
-	p, err := inTreeParent(root, s.Target)
+	p, err := InTreeParent(root, s.Target)
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func symlink(root string, s Step) error {
 // copy_file() into the existing file (O_NOFOLLOW: a symlink there fails
 // with ELOOP and is left alone), or copy_file_atomic() as a new file.
 func write(root string, s Step) error {
-	p, err := inTreeParent(root, s.Target)
+	p, err := InTreeParent(root, s.Target)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func write(root string, s Step) error {
 }
 
 func remove(root, target string) error {
-	p, err := inTreeParent(root, target)
+	p, err := InTreeParent(root, target)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,11 @@ func Standard(cgroup2 bool) []Step {
 		{Kind: KindReadOnly, Target: "/proc/irq"},
 		{Kind: KindReadOnly, Target: "/proc/scsi"},
 		{Kind: KindFS, FSType: "sysfs", Source: "sysfs", Target: "/sys", Flags: noSuidDevExec | unix.MS_RDONLY},
-		{Kind: KindFS, FSType: "cgroup2", Source: "cgroup2", Target: "/sys/fs/cgroup", Flags: noSuidDevExec},
+	}
+	if cgroup2 {
+		steps = append(steps, Step{Kind: KindFS, FSType: "cgroup2", Source: "cgroup2", Target: "/sys/fs/cgroup", Flags: noSuidDevExec})
+	}
+	return append(steps, []Step{
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/dev", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=0755" + limitsDev},
 		// The only device nodes a container's /dev holds, as in
 		// systemd-nspawn's copy_devnodes(); /dev/console comes with a console.
@@ -52,13 +56,5 @@ func Standard(cgroup2 bool) []Step {
 		{Kind: KindFS, FSType: "mqueue", Source: "mqueue", Target: "/dev/mqueue", Flags: noSuidDevExec},
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/run", Flags: noSuidDev, Data: "mode=0755" + limitsRun},
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/tmp", Flags: noSuidDev, Data: "mode=01777" + limitsNested},
-	}
-	if !cgroup2 {
-		for i, s := range steps {
-			if s.FSType == "cgroup2" {
-				return append(steps[:i], steps[i+1:]...)
-			}
-		}
-	}
-	return steps
+	}...)
 }

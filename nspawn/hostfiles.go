@@ -35,6 +35,9 @@ var timezoneModes = []string{"off", "copy", "bind", "symlink", "delete", "auto"}
 // parseMode reads a --resolv-conf or --timezone value: one of modes, or a
 // boolean meaning auto or off, as systemd-nspawn accepts.
 func parseMode(flag, value string, modes []string) (string, error) {
+	if value == "" {
+		return "auto", nil
+	}
 	for _, m := range modes {
 		if value == m {
 			return m, nil
@@ -144,9 +147,11 @@ func (tf *treeFiles) timezone(mode, root string, readOnly bool) {
 			tf.warnings = append(tf.warnings, fmt.Sprintf("--timezone=symlink: the host's /etc/localtime does not point into /usr/share/zoneinfo/, not updating the container's"))
 			return
 		}
-		if treeLink, err := os.Readlink(inTreeLink(root, target)); err == nil {
-			if z, ok := zoneOf(treeLink); ok && z == zone {
-				return // the tree is in the host's zone already
+		if p, err := mounts.InTreeParent(root, target); err == nil {
+			if treeLink, err := os.Readlink(p); err == nil {
+				if z, ok := zoneOf(treeLink); ok && z == zone {
+					return // the tree is in the host's zone already
+				}
 			}
 		}
 		if exists(inTree(root, "/usr/share/zoneinfo/"+zone)) {
@@ -173,13 +178,6 @@ func zoneOf(link string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// inTreeLink is the host path of path's last component itself, its
-// directory resolved inside the tree.
-func inTreeLink(root, path string) string {
-	dir, base := path[:strings.LastIndexByte(path, '/')], path[strings.LastIndexByte(path, '/')+1:]
-	return inTree(root, dir) + "/" + base
 }
 
 func pick(cond bool, ifTrue, ifFalse string) string {
