@@ -31,6 +31,7 @@ type Options struct {
 	ResolvConf   string
 	Timezone     string
 	ShareNetwork bool
+	Slice        string
 	Console      string
 	Pipe         bool
 	// PrivateNetwork is accepted for systemd-nspawn compatibility: a
@@ -79,6 +80,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.StringVar(&o.Timezone, "timezone", "auto", "How /etc/localtime follows the host's: off, copy, bind, symlink, delete or auto")
 	fs.BoolVar(&o.ShareNetwork, "share-network", false, "Stay in the host's network namespace (default: a private one with only lo)")
 	fs.BoolVar(&o.PrivateNetwork, "private-network", false, "Private network namespace with only lo (the default)")
+	fs.StringVar(&o.Slice, "slice", "", "The slice the container's scope goes in (default: machine.slice)")
 	fs.StringVar(&o.Console, "console", "", "Console mode: interactive, read-only, passive, pipe or autopipe (default: interactive on a terminal, else pipe)")
 	fs.BoolVarP(&o.Pipe, "pipe", "P", false, "Same as --console=pipe")
 	fs.BoolVarP(&o.Help, "help", "h", false, "Show this help")
@@ -100,6 +102,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 		"notify-ready": "BOOL",
 		"resolv-conf":  "MODE",
 		"timezone":     "MODE",
+		"slice":        "SLICE",
 	} {
 		fs.SetAnnotation(name, "arg", []string{arg})
 	}

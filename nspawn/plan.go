@@ -140,8 +140,15 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 		p.KillSignal = sigRTMin + 3
 	}
 	p.Cloneflags = namespaces(o.ShareNetwork)
+	sliceName := o.Slice
+	if sliceName == "" {
+		sliceName = machine.DefaultSlice
+	}
+	slice, err := machine.SlicePath(sliceName)
+	if err != nil {
+		return nil, fmt.Errorf("--slice=%s: %v", o.Slice, err)
+	}
 	if layout := cgroup.Detect(); layout.Unified != "" {
-		slice, _ := machine.SlicePath(machine.DefaultSlice)
 		p.CgroupRoot = layout.Unified
 		p.CgroupScope = path.Join(slice, machine.ScopeName(p.Machine))
 	}

@@ -109,3 +109,24 @@ func TestCgroupReaperAfterKill(t *testing.T) {
 		t.Errorf("machine.slice left behind: %v", err)
 	}
 }
+
+// --slice places the scope in a nested slice, which goes with it; a name
+// that is not a slice is refused before anything is made.
+func TestCgroupSlice(t *testing.T) {
+	before := snapshotHost(t)
+	lr := startLive(t, "-q", "-D", busyboxTree, "-M", "sliced", "--slice=ci-nspawn.slice", "sh", "-c", "sleep 1000 & echo ready; wait")
+	lr.waitLine(t, "ready")
+	if _, err := os.Stat(unifiedRoot(t) + "/ci.slice/ci-nspawn.slice/machine-sliced.scope/payload"); err != nil {
+		t.Errorf("scope not in the slice: %v", err)
+	}
+	lr.cmd.Process.Signal(os.Interrupt)
+	lr.wait(t)
+	checkNoLeaks(t, before)
+	for _, bad := range []string{"ci", "ci--x.slice", "-.slice.slice", "ci/x.slice"} {
+		checkErrorRun(t, errCase{
+			args:   func(tree string) []string { return quietIn(tree, "--slice="+bad, "true") },
+			status: 1,
+			want:   []string{"--slice=" + bad},
+		})
+	}
+}
