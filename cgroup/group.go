@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,19 +130,10 @@ func delegate(dir string) {
 	enabled, _ := readFile(dir + "/cgroup.subtree_control")
 	have := strings.Fields(string(enabled))
 	for _, c := range strings.Fields(string(ctrls)) {
-		if !contains(have, c) {
+		if !slices.Contains(have, c) {
 			writeFile(dir+"/cgroup.subtree_control", "+"+c)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Dir is the scope's absolute path on the host.
@@ -198,8 +191,7 @@ func procs(dir string) []int {
 	var pids []int
 	data, _ := readFile(dir + "/cgroup.procs")
 	for _, f := range strings.Fields(string(data)) {
-		var pid int
-		if _, err := fmt.Sscan(f, &pid); err == nil {
+		if pid, err := strconv.Atoi(f); err == nil {
 			pids = append(pids, pid)
 		}
 	}

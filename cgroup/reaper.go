@@ -18,7 +18,7 @@ const reaperArg0 = "nspawn-cgroup-reaper"
 // nspawn; a byte means nspawn cleaned up and it exits, end-of-file means
 // nspawn is gone and it execs nspawn's binary to remove the cgroup.
 //
-// The waiting is done by a 70-byte program (waitThenExec), not by a copy of
+// The waiting is done by a 69-byte program (waitThenExec), not by a copy of
 // nspawn: on this project's VMs a fork of the Go process costs 5 ms in
 // copy-on-write faults and a second Go runtime 6 ms of CPU on start-up,
 // where this costs about one.

@@ -1,10 +1,8 @@
 package tests
 
 import (
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,12 +46,7 @@ func BenchmarkBoot(b *testing.B) {
 // bootAndStop starts a booting tool with the benchmark as its service
 // manager, waits for READY=1, sends SIGTERM and waits for the exit.
 func bootAndStop(b *testing.B, bin string, args []string) (ready, stop time.Duration) {
-	path := filepath.Join(b.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	conn, path := notifyListener(b)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+path)
 	start := time.Now()

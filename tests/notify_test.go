@@ -11,7 +11,7 @@ import (
 )
 
 // notifyListener is a service manager's $NOTIFY_SOCKET for nspawn.
-func notifyListener(t *testing.T) (*net.UnixConn, string) {
+func notifyListener(t testing.TB) (*net.UnixConn, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
