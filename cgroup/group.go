@@ -20,10 +20,17 @@ import (
 // (systemd-nspawn's payload/ for the same reason).
 const PayloadDir = "payload"
 
-// Group is a container's cgroup on the unified hierarchy.
+// Group is a container's cgroup: its scope on the unified hierarchy, with
+// the payload cgroup below it, and on a hybrid host the same scope on the
+// v1 hierarchies its limits and accounting need.
 type Group struct {
 	root string // the hierarchy's mount point
 	path string // the scope, relative to root: /machine.slice/machine-x.scope
+	// owned means nspawn made the scope and removes it; otherwise only
+	// the payload cgroup is nspawn's (Spec.Existing).
+	owned bool
+	// v1 are the scope's directories on v1 hierarchies.
+	v1 []string
 	// payload is an open directory fd of PayloadDir, for CLONE_INTO_CGROUP.
 	payload int
 	// lock is the scope directory, open and flock()ed for as long as
@@ -41,36 +48,40 @@ var ErrBusy = errors.New("cgroup in use")
 // to kill and remove what is left.
 const leftoverWait = 2 * time.Second
 
-// Create makes the scope at path (e.g. /machine.slice/machine-x.scope) with
-// its payload cgroup, delegating every controller the host offers down to
-// the payload so an init inside can manage its services. A scope left by a
-// killed nspawn is removed first.
-func Create(l Layout, path string) (*Group, error) {
-	g := &Group{root: l.Unified, path: path, payload: -1, lock: -1}
-	if err := removeLeftover(g.Dir()); err != nil {
-		return nil, err
+// Create makes the scope of spec with its payload cgroup, delegating every
+// controller the host offers down to the payload so an init inside can
+// manage its services, and writes the limits on the scope. A scope left by
+// a killed nspawn is removed first. Warnings name limits the host cannot
+// carry.
+func Create(spec Spec) (g *Group, warnings []string, err error) {
+	g = &Group{root: spec.Layout.Unified, path: spec.Path, owned: !spec.Existing, payload: -1, lock: -1}
+	if err := removeLeftover(g.lockDir(), spec.Layout, spec.Path, g.owned); err != nil {
+		return nil, nil, err
 	}
 	// A container of another name ending at this moment may remove an
 	// empty slice between our mkdirs: try again.
-	var err error
 	for try := 0; try < 3; try++ {
 		if err = g.mkdirs(); err == nil || !errors.Is(err, unix.ENOENT) {
 			break
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// A same-name nspawn started at the same moment holds it already.
-	if g.lock, err = lockDir(g.Dir()); err != nil {
-		return nil, err
+	if g.lock, err = lockDir(g.lockDir()); err != nil {
+		return nil, nil, err
+	}
+	if warnings, err = g.limit(spec); err != nil {
+		g.Remove()
+		return nil, nil, err
 	}
 	payload := g.Dir() + "/" + PayloadDir
 	if g.payload, err = unix.Open(payload, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 		g.Remove()
-		return nil, fmt.Errorf("open %s: %w", payload, err)
+		return nil, nil, fmt.Errorf("open %s: %w", payload, err)
 	}
-	return g, nil
+	return g, warnings, nil
 }
 
 // lockDir opens dir and takes its lock, or fails with ErrBusy.
@@ -86,29 +97,61 @@ func lockDir(dir string) (int, error) {
 	return fd, nil
 }
 
-// removeLeftover removes a scope no nspawn holds any more, after waiting
-// for a killed one's reaper to finish with it.
-func removeLeftover(scope string) error {
-	fd, err := unix.Open(scope, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// lockDir is the directory whose flock marks the cgroup in use: the
+// scope, or the payload cgroup in an existing scope.
+func (g *Group) lockDir() string {
+	if g.owned {
+		return g.Dir()
+	}
+	return g.Dir() + "/" + PayloadDir
+}
+
+// removeLeftover removes a cgroup (locked at dir) no nspawn holds any
+// more, after waiting for a killed one's reaper to finish with it: the
+// scope on every hierarchy when owned, else the payload cgroup.
+func removeLeftover(dir string, l Layout, path string, owned bool) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil // none
 	}
 	defer unix.Close(fd)
 	for deadline := time.Now().Add(leftoverWait); unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil; {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %w", scope, ErrBusy)
+			return fmt.Errorf("%s: %w", dir, ErrBusy)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	kill(scope)
-	return removeTree(scope)
+	kill(dir)
+	if owned {
+		for _, root := range v1Roots(l) {
+			if err := removeTree(root + path); err != nil {
+				return err
+			}
+		}
+	}
+	return removeTree(dir)
 }
 
-// mkdirs creates each level below the root and enables the controllers
-// the level above offers in it.
+// v1Roots are the distinct v1 hierarchies of l.
+func v1Roots(l Layout) []string {
+	var roots []string
+	for _, c := range v1Controllers {
+		if dir, ok := l.V1[c]; ok && !slices.Contains(roots, dir) {
+			roots = append(roots, dir)
+		}
+	}
+	return roots
+}
+
+// mkdirs creates each level below the root (only the payload cgroup in an
+// existing scope) and enables the controllers the level above offers in
+// it.
 func (g *Group) mkdirs() error {
 	dir := g.root
 	levels := append(strings.Split(strings.Trim(g.path, "/"), "/"), PayloadDir)
+	if !g.owned {
+		dir, levels = g.Dir(), []string{PayloadDir}
+	}
 	for _, name := range levels {
 		delegate(dir)
 		dir += "/" + name
@@ -143,8 +186,9 @@ func (g *Group) Dir() string { return g.root + g.path }
 // SysProcAttr.CgroupFD.
 func (g *Group) PayloadFD() int { return g.payload }
 
-// Remove kills every process left in the scope and removes it, with the
-// slices above it that are left empty.
+// Remove kills every process left in the container's cgroup and removes
+// it: the scope and the slices above it that are left empty, or only the
+// payload cgroup in an existing scope.
 func (g *Group) Remove() error {
 	if g.payload >= 0 {
 		unix.Close(g.payload)
@@ -155,17 +199,33 @@ func (g *Group) Remove() error {
 		defer unix.Close(g.lock)
 		g.lock = -1
 	}
+	if !g.owned {
+		payload := g.Dir() + "/" + PayloadDir
+		kill(payload)
+		return removeTree(payload)
+	}
 	scope := g.Dir()
 	kill(scope)
 	err := removeTree(scope)
-	// Slices are shared by containers: one that still holds another
-	// container refuses (EBUSY) and stays.
-	for dir := path.Dir(g.path); dir != "/" && dir != "."; dir = path.Dir(dir) {
-		if unix.Rmdir(g.root+dir) != nil {
+	for _, dir := range g.v1 {
+		if e := removeTree(dir); err == nil {
+			err = e
+		}
+		removeEmptyParents(path.Dir(dir), strings.TrimSuffix(dir, g.path))
+	}
+	removeEmptyParents(path.Dir(scope), g.root)
+	return err
+}
+
+// removeEmptyParents removes dir and the levels above it up to root while
+// they are empty. Slices are shared by containers: one that still holds
+// another container refuses (EBUSY) and stays.
+func removeEmptyParents(dir, root string) {
+	for ; len(dir) > len(root) && strings.HasPrefix(dir, root+"/"); dir = path.Dir(dir) {
+		if unix.Rmdir(dir) != nil {
 			break
 		}
 	}
-	return err
 }
 
 // kill ends every process in dir and below: cgroup.kill where the kernel

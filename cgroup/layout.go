@@ -1,9 +1,12 @@
 // Package cgroup places a container in a cgroup of its own on the cgroup
-// filesystem, when no systemd is there to do it: create, delegate, kill,
-// remove; and a reaper that removes it when nspawn itself is killed.
+// filesystem, when no systemd is there to do it: create, delegate, limit,
+// account, kill, remove; and a reaper that removes it when nspawn itself is
+// killed.
 package cgroup
 
 import (
+	"path/filepath"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -16,9 +19,15 @@ type Layout struct {
 	Unified string
 	// Hybrid means the controllers live on v1 hierarchies beside Unified.
 	Hybrid bool
+	// V1 maps each v1 controller nspawn uses to its hierarchy's mount
+	// point (comounted controllers share one), on a hybrid host.
+	V1 map[string]string
 }
 
 const cgroupRoot = "/sys/fs/cgroup"
+
+// v1Controllers are the v1 hierarchies limits and accounting use.
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "blkio", "cpuset"}
 
 // Detect finds the host's layout.
 func Detect() Layout {
@@ -29,10 +38,22 @@ func Detect() Layout {
 	if st.Type == unix.CGROUP2_SUPER_MAGIC {
 		return Layout{Unified: cgroupRoot}
 	}
+	l := Layout{Hybrid: true, V1: map[string]string{}}
+	for _, c := range v1Controllers {
+		dir := cgroupRoot + "/" + c
+		if unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP_SUPER_MAGIC {
+			// cpu and cpuacct are often one hierarchy, cpu,cpuacct,
+			// with a link of each name.
+			if real, err := filepath.EvalSymlinks(dir); err == nil {
+				dir = real
+			}
+			l.V1[c] = dir
+		}
+	}
 	unified := cgroupRoot + "/unified"
 	if unix.Statfs(unified, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return Layout{Unified: unified, Hybrid: true}
+		l.Unified = unified
 	}
-	// Legacy v1 only: the container gets no cgroup of its own.
-	return Layout{Hybrid: true}
+	// Legacy v1 only (no Unified): the container gets no cgroup of its own.
+	return l
 }

@@ -44,7 +44,11 @@ func StartReaper(g *Group) (*Reaper, error) {
 		return nil, fmt.Errorf("cgroup reaper: %w", err)
 	}
 	defer unix.Close(null)
-	args := []string{reaperArg0, g.root, g.path}
+	owned := "existing"
+	if g.owned {
+		owned = "owned"
+	}
+	args := append([]string{reaperArg0, g.root, g.path, owned}, g.v1...)
 	attr := &syscall.ProcAttr{
 		Dir: "/",
 		// fd 0 the pipe; fds 3 and 4 for the waiting program; 5 the lock.
@@ -175,7 +179,7 @@ func waitThenExec() []byte {
 }
 
 // IsReaper tells main whether this process is the reaper's cleanup stage.
-func IsReaper() bool { return len(os.Args) == 3 && os.Args[0] == reaperArg0 }
+func IsReaper() bool { return len(os.Args) >= 4 && os.Args[0] == reaperArg0 }
 
 // ReaperMain is the cleanup stage. Started by waitThenExec, it finds fd 0
 // at end-of-file already; in the fallback it does the waiting itself.
@@ -192,7 +196,7 @@ func ReaperMain() int {
 		break
 	}
 	// The lock stays held, on fd 5, until this process exits.
-	g := &Group{root: os.Args[1], path: os.Args[2], payload: -1, lock: -1}
+	g := &Group{root: os.Args[1], path: os.Args[2], owned: os.Args[3] == "owned", v1: os.Args[4:], payload: -1, lock: -1}
 	if g.Remove() != nil {
 		return 1
 	}

@@ -75,6 +75,13 @@ func setupAndExec(status *os.File) error {
 	if err != nil {
 		return err
 	}
+	if plan.LateCgroupNS {
+		// nspawn has moved this process into its cgroups by now: the
+		// namespace is rooted there.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("cgroup namespace: %w", err)
+		}
+	}
 
 	// Modes come from the plan, not from whatever umask nspawn inherited.
 	unix.Umask(0)

@@ -32,6 +32,10 @@ type Options struct {
 	Timezone     string
 	ShareNetwork bool
 	Slice        string
+	Properties   []string
+	Register     string
+	KeepUnit     bool
+	Stats        string
 	Console      string
 	Pipe         bool
 	// PrivateNetwork is accepted for systemd-nspawn compatibility: a
@@ -81,6 +85,11 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVar(&o.ShareNetwork, "share-network", false, "Stay in the host's network namespace (default: a private one with only lo)")
 	fs.BoolVar(&o.PrivateNetwork, "private-network", false, "Private network namespace with only lo (the default)")
 	fs.StringVar(&o.Slice, "slice", "", "The slice the container's scope goes in (default: machine.slice)")
+	fs.StringArrayVar(&o.Properties, "property", nil, "Set a resource limit on the container's scope, in systemd's unit syntax (MemoryMax=1G, TasksMax=100, CPUQuota=50%, ...)")
+	fs.StringVar(&o.Register, "register", "yes", "Register the container with systemd-machined, when systemd runs the host")
+	fs.BoolVar(&o.KeepUnit, "keep-unit", false, "Stay in nspawn's own unit (or cgroup) instead of making a scope for the container")
+	fs.StringVar(&o.Stats, "stats", "", "At exit, print what the container used: one line, json, or json into the file FILE")
+	fs.Lookup("stats").NoOptDefVal = "line"
 	fs.StringVar(&o.Console, "console", "", "Console mode: interactive, read-only, passive, pipe or autopipe (default: interactive on a terminal, else pipe)")
 	fs.BoolVarP(&o.Pipe, "pipe", "P", false, "Same as --console=pipe")
 	fs.BoolVarP(&o.Help, "help", "h", false, "Show this help")
@@ -103,6 +112,9 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 		"resolv-conf":  "MODE",
 		"timezone":     "MODE",
 		"slice":        "SLICE",
+		"property":     "NAME=VALUE",
+		"register":     "BOOL",
+		"stats":        "[line|json|FILE]",
 	} {
 		fs.SetAnnotation(name, "arg", []string{arg})
 	}

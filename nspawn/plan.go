@@ -3,7 +3,6 @@ package nspawn
 import (
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nspawn/nspawn/cgroup"
-	"github.com/nspawn/nspawn/machine"
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/pty"
 	"github.com/nspawn/nspawn/users"
@@ -26,14 +24,17 @@ type Plan struct {
 	Hostname string
 	UUID     string
 
-	// CgroupRoot is the host's cgroup v2 mount point and CgroupScope the
-	// container's scope below it (/machine.slice/machine-NAME.scope); both
-	// empty when the host has no cgroup v2 hierarchy.
-	CgroupRoot  string
-	CgroupScope string
+	// Cgroup is where the container's processes go and what limits them.
+	// The parent alone acts on it: it does not travel to the child.
+	Cgroup CgroupPlan `wire:"-"`
 
 	// Cloneflags are the namespaces the child is created in.
-	Cloneflags     uintptr
+	Cloneflags uintptr
+	// LateCgroupNS makes the child enter its cgroup namespace only once
+	// nspawn has moved it into its cgroups and handed it the plan:
+	// CLONE_NEWCGROUP roots the namespace where the child is at clone time,
+	// which is only its cgroup when CLONE_INTO_CGROUP put it there.
+	LateCgroupNS   bool
 	PrivateNetwork bool
 
 	Mounts []mounts.Step
@@ -140,19 +141,13 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 		p.KillSignal = sigRTMin + 3
 	}
 	p.Cloneflags = namespaces(o.ShareNetwork)
-	sliceName := o.Slice
-	if sliceName == "" {
-		sliceName = machine.DefaultSlice
+	if err := p.planCgroup(o, cgroup.Detect(), systemdBooted()); err != nil {
+		return nil, err
 	}
-	slice, err := machine.SlicePath(sliceName)
-	if err != nil {
-		return nil, fmt.Errorf("--slice=%s: %v", o.Slice, err)
+	if p.LateCgroupNS {
+		p.Cloneflags &^= unix.CLONE_NEWCGROUP
 	}
-	if layout := cgroup.Detect(); layout.Unified != "" {
-		p.CgroupRoot = layout.Unified
-		p.CgroupScope = path.Join(slice, machine.ScopeName(p.Machine))
-	}
-	if p.Mounts, err = mountPlan(o, p.Root, cwd, p.CgroupRoot != ""); err != nil {
+	if p.Mounts, err = mountPlan(o, p.Root, cwd, p.Cgroup.Spec.Layout.Unified != ""); err != nil {
 		return nil, err
 	}
 	if err := p.planTreeFiles(o); err != nil {

@@ -91,7 +91,7 @@ func run(plan *Plan) int {
 // runOnce starts the child stage in its namespaces, hands it the plan and
 // supervises it until it exits. reboot reports a booted init's reboot.
 func runOnce(plan *Plan) (exitStatus int, reboot bool) {
-	planR, err := planPipe(plan)
+	planR, sendPlan, err := planPipe(plan)
 	if err != nil {
 		return fail(fmt.Errorf("hand the plan to the container: %w", err)), false
 	}
@@ -102,11 +102,15 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 	cg, err := placeInCgroup(plan)
 	if err != nil {
 		planR.Close()
+		sendPlan(false)
 		status.Close()
 		childStatus.Close()
 		return fail(err), false
 	}
-	defer cg.release()
+	ran := false
+	// Registered before the relay's terminal restore, so it runs after it
+	// and --stats prints on a sane terminal.
+	defer func() { cg.finish(plan, ran, exitStatus) }()
 	cgroupFD, intoCgroup := cg.cgroupFD()
 	if !plan.Quiet {
 		fmt.Fprintf(os.Stderr, "Spawning container %s on %s.\n", plan.Machine, plan.Root)
@@ -139,8 +143,22 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 	planR.Close()
 	childStatus.Close()
 	if err != nil {
+		sendPlan(false)
 		return fail(fmt.Errorf("start the container: %w", err)), false
 	}
+	// The child waits for its plan until it is in all its cgroups.
+	if err := cg.admit(pid); err != nil {
+		sendPlan(false)
+		unix.Kill(pid, unix.SIGKILL)
+		wait(pid)
+		return fail(err), false
+	}
+	if err := sendPlan(true); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		wait(pid)
+		return fail(fmt.Errorf("hand the plan to the container: %w", err)), false
+	}
+	ran = true
 
 	var relay *pty.Relay
 	report := readStatus(status, func(tag byte, fd int) {
@@ -192,30 +210,44 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 	return reportExit(plan, ws)
 }
 
-// planPipe returns the read end of a pipe that already holds the encoded
-// plan, so the child finds it complete the moment it looks instead of
-// waiting for the parent to be scheduled.
-func planPipe(plan *Plan) (*os.File, error) {
+// planPipe returns the read end of a pipe for the encoded plan, and send,
+// which completes it (or with false, closes it empty, so a waiting child
+// gives up). Normally the pipe holds the plan already, so the child finds
+// it complete the moment it looks instead of waiting for the parent to be
+// scheduled; under LateCgroupNS the plan is the child's go-ahead, sent
+// once nspawn has put it in its cgroups.
+func planPipe(plan *Plan) (r *os.File, send func(ok bool) error, err error) {
 	data, err := plan.MarshalBinary()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer w.Close()
 	if len(data) > 1<<16 { // beyond a pipe's default capacity
 		if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, len(data)); err != nil {
 			r.Close()
-			return nil, fmt.Errorf("plan of %d bytes: %w", len(data), err)
+			w.Close()
+			return nil, nil, fmt.Errorf("plan of %d bytes: %w", len(data), err)
 		}
 	}
-	if _, err := w.Write(data); err != nil {
-		r.Close()
-		return nil, err
+	write := func(ok bool) error {
+		defer w.Close()
+		if !ok {
+			return nil
+		}
+		_, err := w.Write(data)
+		return err
 	}
-	return r, nil
+	if plan.LateCgroupNS {
+		return r, write, nil
+	}
+	if err := write(true); err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return r, func(bool) error { return nil }, nil
 }
 
 // stdio is nspawn's stdin, stdout and stderr for the child; one that is

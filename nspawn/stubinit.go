@@ -25,7 +25,8 @@ const lastPIDFD = 5
 func execStubInit(plan *Plan, path string, status *os.File) error {
 	stub := *plan
 	stub.Argv = append([]string{path}, plan.Argv[1:]...)
-	planR, err := planPipe(&stub)
+	stub.LateCgroupNS = false // done already, by the child stage
+	planR, _, err := planPipe(&stub)
 	if err != nil {
 		return fmt.Errorf("hand the plan to the stub init: %w", err)
 	}

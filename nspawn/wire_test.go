@@ -12,6 +12,9 @@ func fill(v reflect.Value, seed *int) {
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).Tag.Get("wire") == "-" {
+				continue // the parent's alone
+			}
 			fill(v.Field(i), seed)
 		}
 	case reflect.String:
