@@ -8,10 +8,11 @@ GOFLAGS  := -trimpath
 LDFLAGS  := -s -w -X github.com/nspawn/nspawn/nspawn.Version=$(VERSION)
 SOURCES  := $(shell find . -name '*.go' -not -path './tests/*') go.mod go.sum
 # Debian packages the tests and benchmarks use: trees are built from
-# busybox-static and debootstrap; systemd-nspawn and bwrap are compared with.
-DEB_DEPS := busybox-static debootstrap systemd-container bubblewrap hyperfine iproute2 file tmux
+# busybox-static and debootstrap; systemd-nspawn and bwrap are compared with;
+# qemu boots the pure cgroup v2 kernel of test-v2.
+DEB_DEPS := busybox-static debootstrap systemd-container bubblewrap hyperfine iproute2 file tmux qemu-system-x86
 
-.PHONY: all build deps trees demo test unit integration bench clean
+.PHONY: all build deps trees demo test unit integration test-v2 bench clean
 
 all: build
 
@@ -47,7 +48,11 @@ unit:
 integration: build trees
 	NSPAWN_BIN=$(CURDIR)/$(BIN) CGO_ENABLED=0 go test -count=1 -timeout 30m ./tests/
 
-test: unit integration
+# The container runtime on a pure cgroup v2 kernel, booted under qemu.
+test-v2: build deps
+	tests/v2/run.sh $(BIN)
+
+test: unit integration test-v2
 
 bench: build deps
 	tests/bench.sh $(BIN)
