@@ -122,5 +122,15 @@ func (g *Group) Join(pid int) error {
 	return nil
 }
 
-// NeedsJoin tells whether the child must wait for Join.
-func (g *Group) NeedsJoin() bool { return len(g.v1) > 0 }
+// JoinPayload moves pid into the payload cgroup: a scope systemd made
+// holds the child stage itself, where the rule of no processes in inner
+// cgroups would keep it from delegating controllers below.
+func (g *Group) JoinPayload(pid int) error {
+	dir := g.Dir() + "/" + PayloadDir
+	if err := writeFile(dir+"/cgroup.procs", strconv.Itoa(pid)); err != nil {
+		return fmt.Errorf("move the container into %s: %w", dir, err)
+	}
+	// Now that the scope holds no process of its own.
+	delegate(g.Dir())
+	return nil
+}

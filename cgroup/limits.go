@@ -259,3 +259,9 @@ func parseDevice(s string) (Device, error) {
 }
 
 func ptr(v uint64) *uint64 { return &v }
+
+// CPUs is the set of a CPU list in the kernel's form ("0-3,6").
+func CPUs(list string) map[int]bool {
+	set, _ := cpuSet(list)
+	return set
+}

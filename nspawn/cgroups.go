@@ -12,6 +12,7 @@ import (
 
 	"github.com/nspawn/nspawn/cgroup"
 	"github.com/nspawn/nspawn/machine"
+	"github.com/nspawn/nspawn/mounts"
 )
 
 // CgroupPlan is where the container's processes go and what limits them.
@@ -72,19 +73,21 @@ func (p *Plan) planCgroup(o *Options, layout cgroup.Layout, systemd bool) error 
 		if len(o.Properties) > 0 {
 			return fmt.Errorf("--property=%s: this host has no cgroup v2 hierarchy to put limits on", o.Properties[0])
 		}
-	case systemd:
-		// The scope exists only once systemd has made it with the
-		// child stage in it.
-		p.LateCgroupNS = true
 	case o.KeepUnit:
 		if len(o.Properties) > 0 {
-			return fmt.Errorf("--property=%s: with --keep-unit the limits go on nspawn's own unit, which needs systemd; without it, leave out --keep-unit and the container gets a scope with these limits", o.Properties[0])
+			return fmt.Errorf("--property=%s: with --keep-unit the container stays in nspawn's own unit; set limits on that unit (systemd-run -p, or its unit file), or leave out --keep-unit for a scope with these limits", o.Properties[0])
 		}
 		own, err := ownCgroup()
 		if err != nil {
 			return fmt.Errorf("--keep-unit: %v", err)
 		}
 		c.Spec.Path, c.Spec.Existing = own, true
+	case systemd:
+		// The scope exists only once systemd has made it with the
+		// child stage in it.
+		p.LateCgroupNS = true
+		c.Spec.Existing = true
+		c.Spec.Accounting = c.Stats != ""
 	default:
 		c.Spec.Path = path.Join(slice, c.Unit)
 		var warnings []string
@@ -150,30 +153,44 @@ func limitsHost() cgroup.Host {
 	return h
 }
 
-// placement is the container's cgroup, and the reaper that removes it
-// should nspawn be killed before it can.
+// placement is the container's cgroup, the reaper that removes it should
+// nspawn be killed before it can, and its registration with systemd.
 type placement struct {
 	group  *cgroup.Group
 	reaper *cgroup.Reaper
+	reg    *machine.Registration
 }
 
-// placeInCgroup creates the container's cgroup on the cgroup filesystem.
-// nil, nil when the host has no cgroup v2 hierarchy to place it in, or
-// when systemd makes it (then admit does, once the child exists).
+// placeInCgroup creates the container's cgroup before the child exists,
+// where it can: on the cgroup filesystem, or below nspawn's own unit
+// (--keep-unit). nil, nil when the host has no cgroup v2 hierarchy; an
+// empty placement when systemd makes the scope, which admit then asks for.
 func placeInCgroup(plan *Plan) (*placement, error) {
 	c := plan.Cgroup
-	if c.Spec.Layout.Unified == "" || c.Systemd {
+	if c.Spec.Layout.Unified == "" {
 		return nil, nil
 	}
-	group, warnings, err := cgroup.Create(c.Spec)
+	if c.Systemd && !c.KeepUnit {
+		return &placement{}, nil
+	}
+	p := &placement{}
+	if err := p.create(plan, c.Spec); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// create makes the cgroup of spec and starts its reaper.
+func (p *placement) create(plan *Plan, spec cgroup.Spec) error {
+	group, warnings, err := cgroup.Create(spec)
 	if errors.Is(err, cgroup.ErrBusy) {
-		if c.Spec.Existing {
-			return nil, fmt.Errorf("--keep-unit: another container already runs in nspawn's cgroup %s; run one per unit", c.Spec.Path)
+		if plan.Cgroup.KeepUnit {
+			return fmt.Errorf("--keep-unit: another container already runs in nspawn's cgroup %s; run one per unit", spec.Path)
 		}
-		return nil, fmt.Errorf("machine %s is already running (cgroup %s is in use); stop it first or pick another name with --machine=", plan.Machine, c.Spec.Layout.Unified+c.Spec.Path)
+		return fmt.Errorf("machine %s is already running (cgroup %s is in use); stop it first or pick another name with --machine=", plan.Machine, spec.Layout.Unified+spec.Path)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !plan.Quiet {
 		for _, w := range warnings {
@@ -183,37 +200,99 @@ func placeInCgroup(plan *Plan) (*placement, error) {
 	reaper, err := cgroup.StartReaper(group)
 	if err != nil {
 		group.Remove()
-		return nil, err
+		return err
 	}
-	return &placement{group: group, reaper: reaper}, nil
+	p.group, p.reaper = group, reaper
+	return nil
 }
 
-// admit puts the child stage, which waits for its plan, into the cgroups
-// it could not be cloned into.
-func (p *placement) admit(pid int) error {
+// admit registers the child stage, which waits for its plan, with
+// systemd, and puts it into the cgroups it could not be cloned into: the
+// payload cgroup of the scope systemd made, or the v1 hierarchies.
+func (p *placement) admit(plan *Plan, pid int) error {
 	if p == nil {
 		return nil
 	}
-	return p.group.Join(pid)
+	c := plan.Cgroup
+	if !c.Systemd {
+		return p.group.Join(pid)
+	}
+	var err error
+	p.reg, err = machine.Register(machine.Machine{
+		Name: plan.Machine, UUID: plan.UUID, Leader: pid, Root: plan.Root,
+		Slice: c.Slice, Properties: scopeProperties(plan),
+	}, c.Register, c.KeepUnit)
+	if err != nil || c.KeepUnit {
+		return err
+	}
+	spec := c.Spec
+	if spec.Path, err = cgroupOf(pid); err != nil {
+		return err
+	}
+	if err := p.create(plan, spec); err != nil {
+		return err
+	}
+	return p.group.JoinPayload(pid)
+}
+
+// scopeProperties are what systemd-nspawn puts on its scope besides the
+// limits: only the devices /dev holds (and /dev/net/tun, and device nodes
+// bound in), and the kill signal for a stop of the unit.
+func scopeProperties(plan *Plan) []machine.Property {
+	devices := []cgroup.Device{{Path: "/dev/net/tun", Access: "rwm"}, {Path: "char-pts", Access: "rw"}}
+	for _, m := range plan.Mounts {
+		if m.Kind != mounts.KindBind {
+			continue
+		}
+		if st, err := os.Stat(m.Source); err == nil && st.Mode()&os.ModeDevice != 0 {
+			access := "rw"
+			if m.ReadOnly {
+				access = "r"
+			}
+			devices = append(devices, cgroup.Device{Path: m.Source, Access: access})
+		}
+	}
+	props := []machine.Property{machine.Prop("DevicePolicy", "closed"), machine.DeviceAllow(devices...)}
+	if plan.KillSignal != 0 {
+		props = append(props, machine.Prop("KillSignal", int32(plan.KillSignal)), machine.Prop("KillMode", "mixed"))
+	}
+	return append(props, machine.LimitProperties(plan.Cgroup.Limits)...)
+}
+
+// cgroupOf is pid's cgroup on the unified hierarchy.
+func cgroupOf(pid int) (string, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return "", fmt.Errorf("the container's cgroup: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("the container is in no cgroup v2 cgroup")
 }
 
 // finish reports what the container used, when it ran, then kills what is
-// left in its cgroup and removes it.
+// left in its cgroup, removes it, and tells systemd the container is gone.
 func (p *placement) finish(plan *Plan, ran bool, status int) {
 	if p == nil {
 		return
 	}
-	if ran {
-		reportUsage(plan, p.group.Stats(), status)
+	if p.group != nil {
+		if ran {
+			reportUsage(plan, p.group.Stats(), status)
+		}
+		p.group.Remove()
+		p.reaper.Done()
 	}
-	p.group.Remove()
-	p.reaper.Done()
+	p.reg.Close()
 }
 
 // cgroupFD is the fd for CLONE_INTO_CGROUP, so the child stage starts in
 // its cgroup and its cgroup namespace is rooted there.
 func (p *placement) cgroupFD() (int, bool) {
-	if p == nil {
+	if p == nil || p.group == nil {
 		return 0, false
 	}
 	return p.group.PayloadFD(), true

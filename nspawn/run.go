@@ -147,7 +147,7 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 		return fail(fmt.Errorf("start the container: %w", err)), false
 	}
 	// The child waits for its plan until it is in all its cgroups.
-	if err := cg.admit(pid); err != nil {
+	if err := cg.admit(plan, pid); err != nil {
 		sendPlan(false)
 		unix.Kill(pid, unix.SIGKILL)
 		wait(pid)

@@ -1,0 +1,107 @@
+package tests
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// In a booted systemd container (systemd, dbus and machined running, as
+// on a real host), nspawn runs nested and talks to that systemd: the
+// registration and scope code meet the real D-Bus services, never a fake.
+func TestSystemdRegistration(t *testing.T) {
+	before := snapshotHost(t)
+	bb := copyTree(t, busyboxTree)
+	b := bootSystemd(t, systemdTree(t), "-M", "sd-reg",
+		"--bind-ro="+nspawnBin+":/usr/local/bin/nspawn", "--bind="+bb+":/srv/bb")
+	b.waitReady(t)
+	b.waitRunning(t)
+	sh := func(script string) string {
+		t.Helper()
+		out, _ := b.inside(t, "sh", "-c", script)
+		return out
+	}
+	// until polls a shell condition inside for up to 20 s.
+	until := func(what, cond string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if _, err := b.inside(t, "sh", "-c", cond); err == nil {
+				return
+			}
+		}
+		t.Fatalf("%s: %q never held", what, cond)
+	}
+
+	t.Run("machined", func(t *testing.T) {
+		sh("systemd-run -q --unit=nest-a nspawn -q -D /srv/bb -M inner --property=MemoryMax=64M --property=TasksMax=50 /bin/sleep 1000")
+		until("registered", "machinectl list --no-legend | grep -q '^inner '")
+		got := sh("systemctl show machine-inner.scope -p Delegate -p MemoryMax -p TasksMax -p DevicePolicy -p Slice -p ActiveState")
+		for _, want := range []string{"Delegate=yes", "MemoryMax=67108864", "TasksMax=50", "DevicePolicy=closed", "Slice=machine.slice", "ActiveState=active"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("machine-inner.scope lacks %s:\n%s", want, got)
+			}
+		}
+		if procs := sh("cat /sys/fs/cgroup/machine.slice/machine-inner.scope/payload/cgroup.procs"); strings.TrimSpace(procs) == "" {
+			t.Errorf("the container is not in the scope's payload cgroup")
+		}
+		if status := sh("machinectl status inner --no-pager | head -5"); !strings.Contains(status, "Leader:") || !strings.Contains(status, "/srv/bb") {
+			t.Errorf("machinectl status inner:\n%s", status)
+		}
+		sh("systemctl stop nest-a")
+		until("unregistered", "! machinectl list --no-legend | grep -q '^inner '")
+		until("scope gone", "systemctl show machine-inner.scope -p LoadState | grep -q not-found")
+	})
+
+	t.Run("scope", func(t *testing.T) {
+		sh("systemd-run -q --unit=nest-b nspawn -q -D /srv/bb -M inner2 --register=no --property=CPUWeight=50 /bin/sleep 1000")
+		until("scope", "systemctl is-active -q inner2.scope")
+		got := sh("systemctl show inner2.scope -p Delegate -p CPUWeight -p Slice; machinectl list --no-legend")
+		for _, want := range []string{"Delegate=yes", "CPUWeight=50", "Slice=machine.slice"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("inner2.scope lacks %s:\n%s", want, got)
+			}
+		}
+		if strings.Contains(got, "inner2") {
+			t.Errorf("--register=no registered the machine:\n%s", got)
+		}
+		sh("systemctl stop nest-b")
+		until("scope gone", "systemctl show inner2.scope -p LoadState | grep -q not-found")
+	})
+
+	t.Run("keep-unit", func(t *testing.T) {
+		out := sh(`systemd-run --wait --pipe -q sh -c '
+			systemd-run --scope -q --unit=kept nspawn -q -D /srv/bb -M inner3 --keep-unit /bin/sleep 1000 &
+			for i in $(seq 100); do machinectl list --no-legend | grep -q "^inner3 " && break; sleep 0.1; done
+			machinectl show inner3 -p Unit; systemd-cgls --no-pager -u kept.scope; systemctl stop kept.scope'`)
+		if !strings.Contains(out, "Unit=kept.scope") || !strings.Contains(out, "payload") || !strings.Contains(out, "sleep 1000") {
+			t.Errorf("--keep-unit in a scope:\n%s", out)
+		}
+	})
+
+	t.Run("nspawn killed", func(t *testing.T) {
+		sh("systemd-run -q --unit=nest-d nspawn -q -D /srv/bb -M inner4 /bin/sleep 1000")
+		until("registered", "machinectl list --no-legend | grep -q '^inner4 '")
+		sh("systemctl kill -s KILL --kill-whom=main nest-d")
+		until("unregistered", "! machinectl list --no-legend | grep -q '^inner4 '")
+		until("scope gone", "systemctl show machine-inner4.scope -p LoadState | grep -q not-found")
+		// Gone with its cgroup, so no process of it is left.
+		until("cgroup gone", "! test -e /sys/fs/cgroup/machine.slice/machine-inner4.scope")
+	})
+
+	t.Run("bad property", func(t *testing.T) {
+		out, err := b.inside(t, "nspawn", "-q", "-D", "/srv/bb", "-M", "inner5", "--property=Bogus=1", "true")
+		if err == nil || !strings.HasPrefix(out, "nspawn: --property=Bogus=1: ") {
+			t.Errorf("--property=Bogus=1: %v %q", err, out)
+		}
+		if got := sh("systemctl list-units --all --no-legend 'machine-inner5*' 'inner5*'"); got != "" {
+			t.Errorf("units made for a refused start: %s", got)
+		}
+	})
+
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	if status := b.wait(t); status != 0 {
+		t.Errorf("status %d after SIGTERM, want 0; stderr %q", status, b.stderr.String())
+	}
+	checkNoLeaks(t, before)
+}
