@@ -72,6 +72,12 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 	if g.lock, err = lockDir(g.lockDir()); err != nil {
 		return nil, nil, err
 	}
+	if spec.Supervise && spec.Path != "/" {
+		if err := g.supervise(); err != nil {
+			g.Remove()
+			return nil, nil, err
+		}
+	}
 	if warnings, err = g.limit(spec); err != nil {
 		g.Remove()
 		return nil, nil, err
@@ -95,6 +101,20 @@ func lockDir(dir string) (int, error) {
 		return -1, fmt.Errorf("%s: %w", dir, ErrBusy)
 	}
 	return fd, nil
+}
+
+// supervise moves nspawn into SupervisorDir and delegates the
+// controllers of the scope to its children.
+func (g *Group) supervise() error {
+	dir := g.Dir() + "/" + SupervisorDir
+	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	if err := writeFile(dir+"/cgroup.procs", "0"); err != nil {
+		return fmt.Errorf("move nspawn into %s: %w", dir, err)
+	}
+	delegate(g.Dir())
+	return nil
 }
 
 // lockDir is the directory whose flock marks the cgroup in use: the

@@ -15,12 +15,20 @@ type Spec struct {
 	// made it, or it is nspawn's own cgroup (--keep-unit). Only its
 	// payload cgroup is created, and only that is killed and removed.
 	Existing bool
+	// Supervise moves nspawn itself into a supervisor cgroup beside the
+	// payload, as systemd-nspawn does under --keep-unit: a cgroup holding
+	// a process cannot hand controllers to its children. Only where
+	// systemd removes the unit's whole tree when it ends.
+	Supervise bool
 	// Files are the limits, written on the scope.
 	Files []File
 	// Accounting joins, on a hybrid host, the v1 hierarchies that --stats
 	// reads (memory, pids, blkio) even where no limit needs them.
 	Accounting bool
 }
+
+// SupervisorDir is nspawn's own cgroup beside the payload under Supervise.
+const SupervisorDir = "supervisor"
 
 // File is one limit, in the hierarchy of Controller: each of Names the
 // kernel offers gets the Value of the same index (IOWeight= goes to BFQ's

@@ -81,7 +81,7 @@ func (p *Plan) planCgroup(o *Options, layout cgroup.Layout, systemd bool) error 
 		if err != nil {
 			return fmt.Errorf("--keep-unit: %v", err)
 		}
-		c.Spec.Path, c.Spec.Existing = own, true
+		c.Spec.Path, c.Spec.Existing, c.Spec.Supervise = own, true, systemd
 	case systemd:
 		// The scope exists only once systemd has made it with the
 		// child stage in it.

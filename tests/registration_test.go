@@ -74,7 +74,7 @@ func TestSystemdRegistration(t *testing.T) {
 			systemd-run --scope -q --unit=kept nspawn -q -D /srv/bb -M inner3 --keep-unit /bin/sleep 1000 &
 			for i in $(seq 100); do machinectl list --no-legend | grep -q "^inner3 " && break; sleep 0.1; done
 			machinectl show inner3 -p Unit; systemd-cgls --no-pager -u kept.scope; systemctl stop kept.scope'`)
-		if !strings.Contains(out, "Unit=kept.scope") || !strings.Contains(out, "payload") || !strings.Contains(out, "sleep 1000") {
+		if !strings.Contains(out, "Unit=kept.scope") || !strings.Contains(out, "payload") || !strings.Contains(out, "supervisor") || !strings.Contains(out, "sleep 1000") {
 			t.Errorf("--keep-unit in a scope:\n%s", out)
 		}
 	})
