@@ -1,7 +1,8 @@
 // Package cgroup places a container in a cgroup of its own on the cgroup
-// filesystem, when no systemd is there to do it: create, delegate, limit,
-// account, kill, remove; and a reaper that removes it when nspawn itself is
-// killed.
+// filesystem: its scope when no systemd is there to make one, else only
+// the payload cgroup below systemd's scope. Create, delegate, limit,
+// account, kill, remove; and a reaper that removes it when nspawn itself
+// is killed.
 package cgroup
 
 import (

@@ -27,14 +27,10 @@ type Machine struct {
 type Registration struct {
 	conn *dbus.Conn
 	name string
-	// Unit is the container's unit: the scope made for it, or the unit
-	// nspawn runs in (--keep-unit).
-	Unit string
+	// unit is the scope nspawn made itself, to drop its reference to.
+	unit string
 	// machined tells whether machined knows the container.
 	machined bool
-	// scope is set when nspawn made the scope itself, so it drops its
-	// reference at the end.
-	scope bool
 }
 
 // busTimeout bounds each conversation with systemd, as sd-bus's default
@@ -106,9 +102,6 @@ func (r *Registration) registerMachine(ctx context.Context, m Machine, keepUnit 
 		return err
 	}
 	r.machined = true
-	if !keepUnit {
-		r.Unit = ScopeName(m.Name)
-	}
 	return nil
 }
 
@@ -154,7 +147,7 @@ func (r *Registration) startScope(ctx context.Context, m Machine) error {
 			if result != "done" && result != "skipped" {
 				return fmt.Errorf("allocate scope %s: systemd's job ended %q (journalctl -u %s tells why)", unit, result, unit)
 			}
-			r.Unit, r.scope = unit, true
+			r.unit = unit
 			return nil
 		case <-ctx.Done():
 			return fmt.Errorf("allocate scope %s: no answer from systemd: %w", unit, ctx.Err())
@@ -175,9 +168,9 @@ func (r *Registration) Close() {
 		r.conn.Object("org.freedesktop.machine1", "/org/freedesktop/machine1").
 			CallWithContext(ctx, "org.freedesktop.machine1.Manager.UnregisterMachine", 0, r.name)
 	}
-	if r.scope {
+	if r.unit != "" {
 		r.conn.Object("org.freedesktop.systemd1", "/org/freedesktop/systemd1").
-			CallWithContext(ctx, "org.freedesktop.systemd1.Manager.UnrefUnit", 0, r.Unit)
+			CallWithContext(ctx, "org.freedesktop.systemd1.Manager.UnrefUnit", 0, r.unit)
 	}
 	r.conn.Close()
 }

@@ -27,11 +27,8 @@ type CgroupPlan struct {
 	Systemd  bool
 	Register bool
 	KeepUnit bool
-	Unit     string // the scope unit: machine-NAME.scope
-	Slice    string // its slice unit
+	Slice    string // the slice unit of the scope
 	Limits   cgroup.Limits
-	// Properties are the --property= assignments as given, for systemd.
-	Properties []string
 	// Stats is --stats: "" (none), "line", "json", or a file for json.
 	Stats string
 }
@@ -61,12 +58,10 @@ func (p *Plan) planCgroup(o *Options, layout cgroup.Layout, systemd bool) error 
 			}
 		}
 	}
-	c.Properties = o.Properties
 	if c.Stats, err = statsMode(o.Stats); err != nil {
 		return err
 	}
 	c.Systemd, c.KeepUnit = systemd, o.KeepUnit
-	c.Unit = machine.ScopeName(p.Machine)
 	c.Spec.Layout = layout
 	switch {
 	case layout.Unified == "":
@@ -85,11 +80,12 @@ func (p *Plan) planCgroup(o *Options, layout cgroup.Layout, systemd bool) error 
 	case systemd:
 		// The scope exists only once systemd has made it with the
 		// child stage in it.
+		// The v1 hierarchies of a hybrid host are systemd's to arrange:
+		// --stats reads the unified one only.
 		p.LateCgroupNS = true
 		c.Spec.Existing = true
-		c.Spec.Accounting = c.Stats != ""
 	default:
-		c.Spec.Path = path.Join(slice, c.Unit)
+		c.Spec.Path = path.Join(slice, machine.ScopeName(p.Machine))
 		var warnings []string
 		c.Spec.Files, warnings = c.Limits.Files(layout)
 		p.Warnings = append(p.Warnings, warnings...)
