@@ -32,7 +32,9 @@ func readTrim(t *testing.T, file string) string {
 func TestLimitsForkBomb(t *testing.T) {
 	before := snapshotHost(t)
 	lr := startLive(t, "-q", "-D", busyboxTree, "-M", "bomb", "--property=TasksMax=20", "sh", "-c",
-		"echo ready; b() { b & b; }; b 2>/dev/null")
+		// PID 1 waits on a sleep started before the bomb, so it neither
+		// needs a fork nor ends while the bomb runs.
+		"sleep 1000 & s=$!; (b() { b & b; }; b) 2>/dev/null & echo ready; wait $s")
 	lr.waitLine(t, "ready")
 	dir := limitDir(t, "pids", "bomb")
 	if got := readTrim(t, dir+"/pids.max"); got != "20" {
