@@ -160,7 +160,10 @@ func TestConsoleJobControl(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	term.typeKeys("\x1a") // ^Z
 	at = term.expect(at, "Stopped")
-	term.typeKeys("jobs; kill %1; echo done-$?\r")
+	// SIGKILL, and wait until bash has reaped it: a stopped job holds a
+	// SIGTERM until it is continued, and bash refuses to exit while it
+	// counts a stopped job.
+	term.typeKeys("jobs; kill -KILL %1; while jobs %1 >/dev/null 2>&1; do sleep 0.1; done; echo done-$?\r")
 	term.expect(at, "done-0")
 	term.typeKeys("exit\r")
 	if status := term.wait(); status != 0 {
