@@ -98,18 +98,8 @@ func (l *Limits) Set(assignment string, host Host) error {
 // parseBytes is systemd's size syntax: a number with an optional
 // 1024-based suffix (K, M, G, T, P, E), a percentage of RAM, or infinity.
 func parseBytes(s string, memTotal uint64) (*uint64, error) {
-	if s == "" {
-		return nil, nil
-	}
-	if s == "infinity" {
-		return ptr(uint64(Infinity)), nil
-	}
-	if pct, ok := strings.CutSuffix(s, "%"); ok {
-		f, err := strconv.ParseFloat(pct, 64)
-		if err != nil || f < 0 || f > 100 {
-			return nil, fmt.Errorf("%s is not a percentage from 0%% to 100%%", s)
-		}
-		return ptr(uint64(float64(memTotal) * f / 100)), nil
+	if v, done, err := parseLimit(s, memTotal); done {
+		return v, err
 	}
 	num := strings.TrimSuffix(s, "B")
 	mult := float64(1)
@@ -124,6 +114,29 @@ func parseBytes(s string, memTotal uint64) (*uint64, error) {
 		return nil, fmt.Errorf("%s is not a size (bytes with an optional K, M, G or T suffix, a percentage of RAM, or infinity)", s)
 	}
 	return ptr(uint64(f * mult)), nil
+}
+
+// parseLimit is what byte and task limits share: empty (unset),
+// infinity, or a percentage of whole. done is false for anything else,
+// which is the caller's to read.
+func parseLimit(s string, whole uint64) (v *uint64, done bool, err error) {
+	switch {
+	case s == "":
+		return nil, true, nil
+	case s == "infinity":
+		return ptr(uint64(Infinity)), true, nil
+	}
+	pct, ok := strings.CutSuffix(s, "%")
+	if !ok {
+		return nil, false, nil
+	}
+	// Digits and a point only: ParseFloat would also take 1e1, 0x1p1,
+	// inf and nan.
+	f, err := strconv.ParseFloat(pct, 64)
+	if err != nil || strings.Trim(pct, "0123456789.") != "" || f > 100 {
+		return nil, true, fmt.Errorf("%s is not a percentage from 0%% to 100%%", s)
+	}
+	return ptr(uint64(float64(whole) * f / 100)), true, nil
 }
 
 // parseCPUQuota takes a percentage of one CPU ("150%" is one and a half);
@@ -155,18 +168,8 @@ func parseWeight(s string) (*uint64, error) {
 // parseTasks is TasksMax=: a count, a percentage of the kernel's limit,
 // or infinity.
 func parseTasks(s string, kernelMax uint64) (*uint64, error) {
-	if s == "" {
-		return nil, nil
-	}
-	if s == "infinity" {
-		return ptr(uint64(Infinity)), nil
-	}
-	if pct, ok := strings.CutSuffix(s, "%"); ok {
-		f, err := strconv.ParseFloat(pct, 64)
-		if err != nil || f < 0 || f > 100 || strings.ContainsAny(pct, "eExX+-") {
-			return nil, fmt.Errorf("%s is not a percentage from 0%% to 100%%", s)
-		}
-		return ptr(uint64(float64(kernelMax) * f / 100)), nil
+	if v, done, err := parseLimit(s, kernelMax); done {
+		return v, err
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 {
