@@ -72,7 +72,7 @@ func (p *Plan) planCgroup(o *Options, layout cgroup.Layout, systemd bool) error 
 		if len(o.Properties) > 0 {
 			return fmt.Errorf("--property=%s: with --keep-unit the container stays in nspawn's own unit; set limits on that unit (systemd-run -p, or its unit file), or leave out --keep-unit for a scope with these limits", o.Properties[0])
 		}
-		own, err := ownCgroup()
+		own, err := unifiedCgroup("self")
 		if err != nil {
 			return fmt.Errorf("--keep-unit: %v", err)
 		}
@@ -114,19 +114,6 @@ func statsMode(s string) (string, error) {
 // systemdBooted is sd_booted(): systemd runs the host.
 func systemdBooted() bool { return exists("/run/systemd/system") }
 
-// ownCgroup is nspawn's own cgroup on the unified hierarchy.
-func ownCgroup() (string, error) {
-	data, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			return p, nil
-		}
-	}
-	return "", errors.New("nspawn is in no cgroup v2 cgroup")
-}
 
 // limitsHost is what relative limits are relative to: RAM, the kernel's
 // task limit, the online CPUs.
@@ -222,8 +209,8 @@ func (p *placement) admit(plan *Plan, pid int) error {
 		return err
 	}
 	spec := c.Spec
-	if spec.Path, err = cgroupOf(pid); err != nil {
-		return err
+	if spec.Path, err = unifiedCgroup(strconv.Itoa(pid)); err != nil {
+		return fmt.Errorf("the container's cgroup: %w", err)
 	}
 	if err := p.create(plan, spec); err != nil {
 		return err
@@ -255,18 +242,20 @@ func scopeProperties(plan *Plan) []machine.Property {
 	return append(props, machine.LimitProperties(plan.Cgroup.Limits)...)
 }
 
-// cgroupOf is pid's cgroup on the unified hierarchy.
-func cgroupOf(pid int) (string, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+// unifiedCgroup is the cgroup on the unified hierarchy of a process,
+// named as in /proc ("self" or a PID).
+func unifiedCgroup(proc string) (string, error) {
+	file := "/proc/" + proc + "/cgroup"
+	data, err := os.ReadFile(file)
 	if err != nil {
-		return "", fmt.Errorf("the container's cgroup: %w", err)
+		return "", err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if p, ok := strings.CutPrefix(line, "0::"); ok {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("the container is in no cgroup v2 cgroup")
+	return "", fmt.Errorf("%s names no cgroup v2 cgroup", file)
 }
 
 // finish reports what the container used, when it ran, then kills what is
