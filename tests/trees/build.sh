@@ -15,19 +15,7 @@ dest=$trees/$name
 stamp=$trees/$name.stamp
 log() { echo "build.sh: $*" >&2; }
 
-
-# Install the Debian packages that aren't installed yet.
-need() {
-    local p pkgs=()
-    for p; do
-        [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || pkgs+=("$p")
-    done
-    ((${#pkgs[@]})) || return 0
-    log "installing ${pkgs[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q "${pkgs[@]}" >&2 ||
-        { apt-get update -q >&2 && apt-get install -y -q "${pkgs[@]}" >&2; }
-}
+. "$(dirname "$0")/../need.sh"
 
 # First deb URI from the apt configuration whose suites include exactly "bookworm".
 mirror() {

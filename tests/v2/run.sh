@@ -16,18 +16,7 @@ cache=${NSPAWN_TREES:-/var/cache/nspawn-tests}/v2
 timeout=${V2_TIMEOUT:-300}
 log() { echo "v2: $*" >&2; }
 
-# Install the Debian packages that aren't installed yet (as tests/trees/build.sh).
-need() {
-    local p pkgs=()
-    for p; do
-        [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || pkgs+=("$p")
-    done
-    ((${#pkgs[@]})) || return 0
-    log "installing ${pkgs[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q "${pkgs[@]}" >&2 ||
-        { apt-get update -q >&2 && apt-get install -y -q "${pkgs[@]}" >&2; }
-}
+. "$here/../need.sh"
 
 # apt-get download PKG into the current directory, updating the package
 # lists once if that fails.
