@@ -10,10 +10,72 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Prepare readies the child's fresh mount namespace for the tree at root:
-// nothing we mount propagates back to the host (MS_SLAVE, as systemd-nspawn
-// does, so host unmounts still reach us), and the tree becomes a mount point
-// of its own so pivot_root can make it /.
+// Stage gives the calling thread a mount namespace of its own, in which
+// nspawn assembles the container's tree before the container exists.
+// Nothing mounted there reaches the host (MS_SLAVE, as systemd-nspawn
+// does, so host unmounts still reach us). The tree becomes a shared mount
+// point: the container's mount namespace is copied from this one, and what
+// is mounted below the tree after the copy (/proc, /sys) propagates into
+// it. The thread must be locked and die with the container.
+func Stage(root string) error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("make a mount namespace for the tree: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make / a slave mount: %w", err)
+	}
+	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s onto itself: %w", root, err)
+	}
+	if err := unix.Mount("", root, "", unix.MS_SHARED, ""); err != nil {
+		return fmt.Errorf("share %s with the container: %w", root, err)
+	}
+	return nil
+}
+
+// SealExecutable binds the running nspawn binary read-only over its own
+// path in the staging namespace and returns that path, for the child stage
+// to be executed from. The container's PID 1 runs this binary until it
+// execs the payload (and for good as the --as-pid2 stub init); through
+// /proc/1/exe, root inside would otherwise reach the host's binary for
+// writing (CVE-2019-5736). The read-only flag is locked in the container.
+// Where the binary has no path any more (replaced while running), the
+// child is started from /proc/self/exe, unsealed.
+func SealExecutable() (string, error) {
+	path, err := os.Readlink("/proc/self/exe")
+	if err != nil || !filepath.IsAbs(path) {
+		return "/proc/self/exe", nil
+	}
+	// By path: /proc/self/exe leads to the host's mount, which cannot be
+	// copied from this namespace. Then check it is still this binary.
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return "", fmt.Errorf("seal nspawn's binary %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var running, found unix.Stat_t
+	if unix.Stat("/proc/self/exe", &running) != nil || unix.Fstat(fd, &found) != nil ||
+		running.Dev != found.Dev || running.Ino != found.Ino {
+		return "/proc/self/exe", nil
+	}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}); err != nil {
+		return "", fmt.Errorf("seal nspawn's binary: %w", err)
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, path, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return "/proc/self/exe", nil
+		}
+		return "", fmt.Errorf("seal nspawn's binary: %w", err)
+	}
+	return path, nil
+}
+
+// Prepare makes the tree, in the container's own mount namespace, a mount
+// of that namespace: pivot_root refuses a new root that was locked when the
+// namespace was copied from nspawn's, and a recursive bind of it is the
+// container's own while every mount below it stays locked. Without a user
+// namespace the copy still shares nspawn's propagation, which pivot_root
+// refuses too: everything becomes a slave first.
 func Prepare(root string) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make / a slave mount: %w", err)

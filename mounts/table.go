@@ -11,37 +11,55 @@ const (
 	limitsRun    = ",size=20%,nr_inodes=800k"
 )
 
-// Standard is the API filesystem table every container gets, in the order
-// systemd-nspawn's mount_all() applies it: /proc with its kernel tunables
-// read-only, a read-only /sys, a private /dev, /run and /tmp. With cgroup2,
-// /sys/fs/cgroup is the container's own cgroup v2 tree, writable, rooted at
-// its cgroup namespace, for an init inside to manage.
-func Standard(cgroup2 bool) []Step {
-	const (
-		noSuidDevExec = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-		noSuidDev     = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_STRICTATIME
-	)
-	steps := []Step{
-		{Kind: KindFS, FSType: "proc", Source: "proc", Target: "/proc", Flags: noSuidDevExec},
-		// The payload may tune its own namespaces' knobs through /proc but
-		// not the kernel's: /proc/sys and the sysrq trigger are read-only.
-		{Kind: KindReadOnly, Target: "/proc/sys"},
-		{Kind: KindReadOnly, Target: "/proc/sysrq-trigger"},
-		// Hardware information and tunables, read-only as in
-		// systemd-nspawn; those the kernel lacks are skipped.
-		{Kind: KindReadOnly, Target: "/proc/acpi"},
-		{Kind: KindReadOnly, Target: "/proc/apm"},
-		{Kind: KindReadOnly, Target: "/proc/asound"},
-		{Kind: KindReadOnly, Target: "/proc/bus"},
-		{Kind: KindReadOnly, Target: "/proc/fs"},
-		{Kind: KindReadOnly, Target: "/proc/irq"},
-		{Kind: KindReadOnly, Target: "/proc/scsi"},
-		{Kind: KindFS, FSType: "sysfs", Source: "sysfs", Target: "/sys", Flags: noSuidDevExec | unix.MS_RDONLY},
+const (
+	noSuidDevExec = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	noSuidDev     = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_STRICTATIME
+)
+
+// Kernel is /proc and /sys as systemd-nspawn's mount_all() leaves them,
+// hardened the way runtimes learnt to (runc's masked paths): the payload
+// may tune its own namespaces through /proc but not the kernel, and reads
+// nothing of the host's memory, keys, timers or firmware.
+func Kernel() []KernelFS {
+	const attr = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+	return []KernelFS{
+		{
+			FSType: "proc", Target: "/proc", Attr: attr,
+			// Hardware information and tunables, read-only as in
+			// systemd-nspawn.
+			ReadOnly: []string{"sys", "sysrq-trigger", "acpi", "apm", "asound", "bus", "fs", "irq", "scsi"},
+			// systemd-nspawn's inaccessible /proc files, and what else
+			// shows the host's kernel: its memory and symbols, timers
+			// (CVE-2016-7916-class leaks), scheduler and latency state.
+			Masked: []string{"kallsyms", "kcore", "keys", "timer_list", "sched_debug", "latency_stats", "timer_stats"},
+		},
+		{
+			FSType: "sysfs", Target: "/sys", Attr: attr | unix.MOUNT_ATTR_RDONLY,
+			// Firmware tables and EFI variables, and the RAPL energy
+			// counters that leak what other code computes
+			// (CVE-2020-8694).
+			Masked: []string{"firmware", "devices/virtual/powercap"},
+		},
 	}
+}
+
+// Namespaced are the API filesystems of the container's own namespaces
+// that need no hardening, mounted by the child inside them: its IPC
+// namespace's message queues and, with cgroup2, its cgroup namespace's
+// tree, writable, for an init inside to manage.
+func Namespaced(cgroup2 bool) []Step {
+	var steps []Step
 	if cgroup2 {
 		steps = append(steps, Step{Kind: KindFS, FSType: "cgroup2", Source: "cgroup2", Target: "/sys/fs/cgroup", Flags: noSuidDevExec})
 	}
-	return append(steps, []Step{
+	return append(steps, Step{Kind: KindFS, FSType: "mqueue", Source: "mqueue", Target: "/dev/mqueue", Flags: noSuidDevExec})
+}
+
+// Standard is the rest of the API filesystem table every container gets,
+// in the order systemd-nspawn's mount_all() applies it: a private /dev,
+// /run and /tmp.
+func Standard() []Step {
+	return []Step{
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/dev", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=0755" + limitsDev},
 		// The only device nodes a container's /dev holds, as in
 		// systemd-nspawn's copy_devnodes(); /dev/console comes with a console.
@@ -53,8 +71,7 @@ func Standard(cgroup2 bool) []Step {
 		{Kind: KindSymlink, Source: "/proc/self/fd/1", Target: "/dev/stdout"},
 		{Kind: KindSymlink, Source: "/proc/self/fd/2", Target: "/dev/stderr"},
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/dev/shm", Flags: noSuidDev, Data: "mode=01777" + limitsNested},
-		{Kind: KindFS, FSType: "mqueue", Source: "mqueue", Target: "/dev/mqueue", Flags: noSuidDevExec},
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/run", Flags: noSuidDev, Data: "mode=0755" + limitsRun},
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/tmp", Flags: noSuidDev, Data: "mode=01777" + limitsNested},
-	}...)
+	}
 }

@@ -88,11 +88,9 @@ func setupAndExec(status *os.File) error {
 	if err := mounts.Prepare(plan.Root); err != nil {
 		return err
 	}
-	warnings, err := mounts.Apply(plan.Root, plan.Mounts)
-	if err != nil {
+	if _, err := mounts.Apply(plan.Root, plan.ChildMounts); err != nil {
 		return err
 	}
-	warn(plan, warnings)
 	if err := mounts.PivotRoot(plan.Root); err != nil {
 		return err
 	}
@@ -120,7 +118,7 @@ func setupAndExec(status *os.File) error {
 	}
 	// Only now that the command is known to exist: a start that fails
 	// leaves the tree's files as they were.
-	warnings, err = mounts.Apply("/", plan.TreeFiles)
+	warnings, err := mounts.Apply("/", plan.TreeFiles)
 	if err != nil {
 		return err
 	}
@@ -132,7 +130,7 @@ func setupAndExec(status *os.File) error {
 	}
 	// systemd-nspawn's retained set: besides the isolation, a booted
 	// systemd skips what it cannot do (modprobe@, debugfs mounts).
-	if err := security.LimitCapabilities(security.Capabilities(plan.PrivateNetwork)); err != nil {
+	if err := security.LimitCapabilities(plan.Capabilities); err != nil {
 		return err
 	}
 	if plan.AsPID2 {
@@ -140,6 +138,16 @@ func setupAndExec(status *os.File) error {
 	}
 	if err := becomeUser(plan, status); err != nil {
 		return err
+	}
+	if plan.User.UID == 0 && plan.AmbientCapabilities != 0 {
+		if err := security.RaiseAmbient(plan.AmbientCapabilities); err != nil {
+			return err
+		}
+	}
+	if plan.NoNewPrivileges {
+		if err := security.NoNewPrivileges(); err != nil {
+			return err
+		}
 	}
 	if err := armParentDeath(status); err != nil {
 		return err
@@ -198,6 +206,11 @@ func becomeUser(plan *Plan, status *os.File) error {
 		for i, g := range u.Groups {
 			groups[i] = int(g)
 		}
+		if u.UID != 0 && plan.AmbientCapabilities != 0 {
+			if err := security.KeepAcrossUserChange(); err != nil {
+				return err
+			}
+		}
 		if err := unix.Setgroups(groups); err != nil {
 			return fmt.Errorf("set supplementary groups of %s: %w", u.Name, err)
 		}
@@ -208,9 +221,9 @@ func becomeUser(plan *Plan, status *os.File) error {
 			return fmt.Errorf("set user %s: %w", u.Name, err)
 		}
 		if u.UID != 0 {
-			// setresuid emptied permitted and effective; a non-root user
-			// keeps no capability at all.
-			if err := security.DropInheritable(); err != nil {
+			// A non-root user keeps no capability but the ambient ones
+			// asked for.
+			if err := security.SetForUser(plan.AmbientCapabilities); err != nil {
 				return err
 			}
 		}

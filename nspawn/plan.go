@@ -37,7 +37,21 @@ type Plan struct {
 	LateCgroupNS   bool
 	PrivateNetwork bool
 
-	Mounts []mounts.Step
+	// Mounts are made by nspawn in its staging mount namespace before the
+	// container exists, Kernel and LateMounts (those below /proc and /sys)
+	// once it does; ChildMounts by the child, inside its own namespaces.
+	Mounts      []mounts.Step     `wire:"-"`
+	Kernel      []mounts.KernelFS `wire:"-"`
+	LateMounts  []mounts.Step     `wire:"-"`
+	ChildMounts []mounts.Step
+	// UserNS gives the container a user namespace (--private-users).
+	UserNS bool `wire:"-"`
+	// Capabilities are what root in the container keeps (bit = CAP_*);
+	// AmbientCapabilities are raised for the payload, whoever it runs as.
+	Capabilities        uint64
+	AmbientCapabilities uint64
+	// NoNewPrivileges sets no_new_privs for the payload.
+	NoNewPrivileges bool
 	// TreeFiles change files in the tree (--resolv-conf, --timezone) once
 	// the command is known to exist.
 	TreeFiles []mounts.Step
@@ -147,10 +161,16 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 	if p.LateCgroupNS {
 		p.Cloneflags &^= unix.CLONE_NEWCGROUP
 	}
-	if p.Mounts, err = mountPlan(o, p.Root, cwd, p.Cgroup.Spec.Layout.Unified != ""); err != nil {
+	if p.Mounts, err = mountPlan(o, p.Root, cwd); err != nil {
 		return nil, err
 	}
 	if err := p.planTreeFiles(o); err != nil {
+		return nil, err
+	}
+	p.Mounts, p.LateMounts = splitKernelMounts(p.Mounts)
+	p.Kernel = mounts.Kernel()
+	p.ChildMounts = mounts.Namespaced(p.Cgroup.Spec.Layout.Unified != "")
+	if err := p.planSecurity(o); err != nil {
 		return nil, err
 	}
 	userSpec := o.User
@@ -240,7 +260,8 @@ func treeRoot(dir, cwd string) (string, error) {
 }
 
 // namespaces are the ones every container gets; the time namespace only
-// where the kernel has one (Linux 5.6+).
+// where the kernel has one (Linux 5.6+). The user namespace is added by
+// planSecurity.
 func namespaces(shareNetwork bool) uintptr {
 	f := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
 	if !shareNetwork {
@@ -257,7 +278,7 @@ func namespaces(shareNetwork bool) uintptr {
 // stays writable; then the standard API filesystems; then the user's binds
 // and tmpfs mounts, parents before children. Bind sources and destinations
 // are checked here, before anything is created.
-func mountPlan(o *Options, root, cwd string, cgroup2 bool) ([]mounts.Step, error) {
+func mountPlan(o *Options, root, cwd string) ([]mounts.Step, error) {
 	var custom []mounts.Step
 	for _, b := range []struct {
 		flag  string
@@ -306,8 +327,38 @@ func mountPlan(o *Options, root, cwd string, cgroup2 bool) ([]mounts.Step, error
 	if o.ReadOnly {
 		steps = append(steps, mounts.Step{Kind: mounts.KindReadOnly, Target: "/", Recursive: true})
 	}
-	steps = append(steps, mounts.Standard(cgroup2)...)
+	steps = append(steps, mounts.Standard()...)
 	return append(steps, custom...), nil
+}
+
+// splitKernelMounts separates the steps below /proc and /sys, which can
+// only be made once those exist, that is once the container does.
+func splitKernelMounts(steps []mounts.Step) (early, late []mounts.Step) {
+	for _, s := range steps {
+		if below(s.Target, "/proc") || below(s.Target, "/sys") {
+			late = append(late, s)
+		} else {
+			early = append(early, s)
+		}
+	}
+	return early, late
+}
+
+func below(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, dir+"/")
+}
+
+// ownCapabilities is nspawn's own permitted set: what it lacks (a sandbox
+// may withhold CAP_SYS_RESOURCE) it cannot give, as systemd-nspawn cannot.
+// Inside its user namespace the child holds every capability, so the cut
+// is made here.
+func ownCapabilities() uint64 {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0
+	}
+	return uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32
 }
 
 func kind(fi os.FileInfo) string {

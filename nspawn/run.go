@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -124,29 +123,16 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 	signal.Notify(signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGWINCH)
 	defer signal.Stop(signals)
 
-	// syscall.ForkExec rather than os/exec: the child needs nothing os/exec
-	// adds, and its pidfd probe costs an extra fork on every start.
-	// /proc/self/exe is this very binary even if the file was replaced.
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{childArg0}, &syscall.ProcAttr{
-		Env:   []string{"GOMAXPROCS=1"},
-		Files: append(stdio(), planR.Fd(), childStatus.Fd()), // fds 3 and 4 in the child
-		Sys: &syscall.SysProcAttr{
-			Cloneflags: plan.Cloneflags,
-			Pdeathsig:  syscall.SIGKILL,
-			// Its own session: the payload cannot reach nspawn's
-			// controlling terminal through /dev/tty.
-			Setsid:      true,
-			UseCgroupFD: intoCgroup,
-			CgroupFD:    cgroupFD,
-		},
-	})
+	pid, release, err := startChild(plan, append(stdio(), planR.Fd(), childStatus.Fd()), cgroupFD, intoCgroup) // fds 3 and 4 in the child
 	planR.Close()
 	childStatus.Close()
 	if err != nil {
 		sendPlan(false)
-		return fail(fmt.Errorf("start the container: %w", err)), false
+		return fail(err), false
 	}
-	// The child waits for its plan until it is in all its cgroups.
+	defer release()
+	// The child waits for its plan until /proc and /sys are in place and
+	// it is in all its cgroups.
 	if err := cg.admit(plan, pid); err != nil {
 		sendPlan(false)
 		unix.Kill(pid, unix.SIGKILL)
@@ -212,10 +198,8 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 
 // planPipe returns the read end of a pipe for the encoded plan, and send,
 // which completes it (or with false, closes it empty, so a waiting child
-// gives up). Normally the pipe holds the plan already, so the child finds
-// it complete the moment it looks instead of waiting for the parent to be
-// scheduled; under LateCgroupNS the plan is the child's go-ahead, sent
-// once nspawn has put it in its cgroups.
+// gives up). The plan is the child's go-ahead, sent once nspawn has
+// mounted its /proc and /sys and put it in its cgroups.
 func planPipe(plan *Plan) (r *os.File, send func(ok bool) error, err error) {
 	data, err := plan.MarshalBinary()
 	if err != nil {
@@ -232,22 +216,14 @@ func planPipe(plan *Plan) (r *os.File, send func(ok bool) error, err error) {
 			return nil, nil, fmt.Errorf("plan of %d bytes: %w", len(data), err)
 		}
 	}
-	write := func(ok bool) error {
+	return r, func(ok bool) error {
 		defer w.Close()
 		if !ok {
 			return nil
 		}
 		_, err := w.Write(data)
 		return err
-	}
-	if plan.LateCgroupNS {
-		return r, write, nil
-	}
-	if err := write(true); err != nil {
-		r.Close()
-		return nil, nil, err
-	}
-	return r, func(bool) error { return nil }, nil
+	}, nil
 }
 
 // stdio is nspawn's stdin, stdout and stderr for the child; one that is

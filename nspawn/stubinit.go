@@ -26,7 +26,11 @@ func execStubInit(plan *Plan, path string, status *os.File) error {
 	stub := *plan
 	stub.Argv = append([]string{path}, plan.Argv[1:]...)
 	stub.LateCgroupNS = false // done already, by the child stage
-	planR, _, err := planPipe(&stub)
+	planR, send, err := planPipe(&stub)
+	if err == nil {
+		// The pipe holds it: the stub finds it whole when it starts.
+		err = send(true)
+	}
 	if err != nil {
 		return fmt.Errorf("hand the plan to the stub init: %w", err)
 	}
@@ -46,9 +50,17 @@ func execStubInit(plan *Plan, path string, status *os.File) error {
 	return fmt.Errorf("start the stub init: %w", err)
 }
 
-// openLastPID opens ns_last_pid for writing on a proc instance of its own,
-// never attached anywhere: the container's /proc/sys is read-only.
+// openLastPID returns the ns_last_pid that nspawn opened for the stub
+// init on the host's /proc, as lastPIDFD: the container's /proc/sys is
+// read-only, and in its user namespace no fresh proc may be mounted. A
+// write sets the writer's own PID namespace, whichever proc it was opened
+// on. A nspawn that could not open it (a read-only host /proc/sys, in a
+// container of its own) leaves a fresh proc instance, never attached
+// anywhere, to try.
 func openLastPID() (int, error) {
+	if _, err := unix.FcntlInt(lastPIDFD, unix.F_GETFD, 0); err == nil {
+		return lastPIDFD, nil
+	}
 	fsfd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return -1, fmt.Errorf("open a proc instance: %w", err)
@@ -59,7 +71,7 @@ func openLastPID() (int, error) {
 	}
 	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {
-		return -1, fmt.Errorf("mount a proc instance: %w", err)
+		return -1, fmt.Errorf("mount a proc instance for ns_last_pid: %w", err)
 	}
 	defer unix.Close(mfd)
 	fd, err := unix.Openat(mfd, "sys/kernel/ns_last_pid", unix.O_WRONLY|unix.O_CLOEXEC, 0)
@@ -67,6 +79,19 @@ func openLastPID() (int, error) {
 		return -1, fmt.Errorf("open ns_last_pid: %w", err)
 	}
 	return fd, nil
+}
+
+// hostLastPID opens the host's ns_last_pid for an --as-pid2 child, or
+// returns nothing to pass (see openLastPID).
+func hostLastPID(plan *Plan) []uintptr {
+	if !plan.AsPID2 {
+		return nil
+	}
+	fd, err := unix.Open("/proc/sys/kernel/ns_last_pid", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	return []uintptr{uintptr(fd)}
 }
 
 // inheritAs makes fd available as target across exec.

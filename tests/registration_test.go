@@ -10,10 +10,13 @@ import (
 // In a booted systemd container (systemd, dbus and machined running, as
 // on a real host), nspawn runs nested and talks to that systemd: the
 // registration and scope code meet the real D-Bus services, never a fake.
+// The outer container has no user namespace: inside one, the kernel lets
+// no fresh proc be mounted over the outer's hardened /proc, so nesting
+// needs --private-users=no, as README says.
 func TestSystemdRegistration(t *testing.T) {
 	before := snapshotHost(t)
 	bb := copyTree(t, busyboxTree)
-	b := bootSystemd(t, systemdTree(t), "-M", "sd-reg",
+	b := bootSystemd(t, systemdTree(t), "-M", "sd-reg", "--private-users=no",
 		"--bind-ro="+nspawnBin+":/usr/local/bin/nspawn", "--bind="+bb+":/srv/bb")
 	b.waitReady(t)
 	b.waitRunning(t)
