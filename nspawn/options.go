@@ -36,8 +36,15 @@ type Options struct {
 	Register     string
 	KeepUnit     bool
 	Stats        string
-	Console      string
-	Pipe         bool
+	// Security (security.go).
+	PrivateUsers        string
+	Capabilities        []string
+	DropCapabilities    []string
+	AmbientCapabilities []string
+	NoNewPrivileges     string
+	SystemCallFilter    []string
+	Console             string
+	Pipe                bool
 	// PrivateNetwork is accepted for systemd-nspawn compatibility: a
 	// private network is our default already.
 	PrivateNetwork bool
@@ -90,31 +97,43 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVar(&o.KeepUnit, "keep-unit", false, "Stay in nspawn's own unit (or cgroup) instead of making a scope for the container")
 	fs.StringVar(&o.Stats, "stats", "", "At exit, print what the container used: one line, json, or json into the file FILE")
 	fs.Lookup("stats").NoOptDefVal = "line"
+	fs.StringVar(&o.PrivateUsers, "private-users", "", "User namespace: identity (the default: every ID maps onto itself, mounts locked), or no (none, as systemd-nspawn's default; nested containers need it)")
+	fs.StringArrayVar(&o.Capabilities, "capability", nil, "Give root in the container these capabilities too (CAP_NAME,..., or all)")
+	fs.StringArrayVar(&o.DropCapabilities, "drop-capability", nil, "Take these capabilities from root in the container (CAP_NAME,..., or all)")
+	fs.StringArrayVar(&o.AmbientCapabilities, "ambient-capability", nil, "Raise these capabilities in the payload's ambient set, so a non-root --user has them too")
+	fs.StringVar(&o.NoNewPrivileges, "no-new-privileges", "", "Set no_new_privs for the payload: setuid programs and file capabilities grant nothing")
+	fs.StringArrayVar(&o.SystemCallFilter, "system-call-filter", nil, "Allow these system calls beyond the default filter (NAME or @GROUP ...), or deny them with a leading ~")
 	fs.StringVar(&o.Console, "console", "", "Console mode: interactive, read-only, passive, pipe or autopipe (default: interactive on a terminal, else pipe)")
 	fs.BoolVarP(&o.Pipe, "pipe", "P", false, "Same as --console=pipe")
 	fs.BoolVarP(&o.Help, "help", "h", false, "Show this help")
 	fs.BoolVar(&o.Version, "version", false, "Show the version")
 	// Argument names for --help and the manual page.
 	for name, arg := range map[string]string{
-		"directory":    "PATH",
-		"machine":      "NAME",
-		"hostname":     "NAME",
-		"uuid":         "UUID",
-		"user":         "USER",
-		"chdir":        "PATH",
-		"setenv":       "NAME[=VALUE]",
-		"kill-signal":  "SIGNAL",
-		"bind":         "SRC[:DST[:OPTS]]",
-		"bind-ro":      "SRC[:DST[:OPTS]]",
-		"tmpfs":        "PATH[:OPTS]",
-		"console":      "MODE",
-		"notify-ready": "BOOL",
-		"resolv-conf":  "MODE",
-		"timezone":     "MODE",
-		"slice":        "SLICE",
-		"property":     "NAME=VALUE",
-		"register":     "BOOL",
-		"stats":        "[line|json|FILE]",
+		"directory":          "PATH",
+		"machine":            "NAME",
+		"hostname":           "NAME",
+		"uuid":               "UUID",
+		"user":               "USER",
+		"chdir":              "PATH",
+		"setenv":             "NAME[=VALUE]",
+		"kill-signal":        "SIGNAL",
+		"bind":               "SRC[:DST[:OPTS]]",
+		"bind-ro":            "SRC[:DST[:OPTS]]",
+		"tmpfs":              "PATH[:OPTS]",
+		"console":            "MODE",
+		"notify-ready":       "BOOL",
+		"resolv-conf":        "MODE",
+		"timezone":           "MODE",
+		"slice":              "SLICE",
+		"property":           "NAME=VALUE",
+		"register":           "BOOL",
+		"stats":              "[line|json|FILE]",
+		"private-users":      "MODE",
+		"capability":         "CAPS",
+		"drop-capability":    "CAPS",
+		"ambient-capability": "CAPS",
+		"no-new-privileges":  "BOOL",
+		"system-call-filter": "LIST",
 	} {
 		fs.SetAnnotation(name, "arg", []string{arg})
 	}

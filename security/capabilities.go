@@ -56,9 +56,9 @@ func Capabilities(privateNetwork bool) uint64 {
 // container. A later change to a non-root user clears permitted and
 // effective; DropInheritable then clears the rest.
 //
-// What nspawn itself lacks (a sandbox may withhold CAP_SYS_RESOURCE) it
-// cannot give: keep is cut to nspawn's own permitted set, as
-// systemd-nspawn does.
+// What the caller lacks it cannot give: keep is cut to its permitted set.
+// (In its own user namespace the child holds every capability: nspawn cuts
+// keep to its own set when planning, as systemd-nspawn does.)
 func LimitCapabilities(keep uint64) error {
 	last, err := lastCapability()
 	if err != nil {
@@ -81,9 +81,48 @@ func LimitCapabilities(keep uint64) error {
 	return setCapabilities(keep)
 }
 
-// DropInheritable empties every capability set (after a change to a
-// non-root user has emptied permitted and effective already).
-func DropInheritable() error { return setCapabilities(0) }
+// KeepAcrossUserChange makes the next change from root to another user
+// keep the permitted set (PR_SET_KEEPCAPS), so ambient capabilities can be
+// raised for that user.
+func KeepAcrossUserChange() error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("keep capabilities across the user change: %w", err)
+	}
+	return nil
+}
+
+// SetForUser leaves a non-root user exactly set: permitted, effective,
+// inheritable and ambient (capabilities(7): ambient capabilities must be
+// permitted and inheritable). An empty set leaves it none at all.
+func SetForUser(set uint64) error {
+	if err := setCapabilities(set); err != nil {
+		return err
+	}
+	return RaiseAmbient(set)
+}
+
+// RaiseAmbient adds set to the ambient set, which survives exec of a
+// program without file capabilities, for root and other users alike.
+func RaiseAmbient(set uint64) error {
+	for c := 0; c < 64; c++ {
+		if set&(1<<c) == 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+			return fmt.Errorf("raise ambient capability %s: %w", CapabilityNames(1 << c)[0], err)
+		}
+	}
+	return nil
+}
+
+// NoNewPrivileges sets no_new_privs: from the next exec on, setuid bits
+// and file capabilities grant nothing (prctl(2) PR_SET_NO_NEW_PRIVS).
+func NoNewPrivileges() error {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set no_new_privs: %w", err)
+	}
+	return nil
+}
 
 func setCapabilities(set uint64) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}

@@ -1,0 +1,81 @@
+package nspawn
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/security"
+)
+
+// planSecurity decides the user namespace and what root in the container
+// may do: capabilities, no_new_privs and the system call filter.
+func (p *Plan) planSecurity(o *Options) error {
+	switch strings.ToLower(o.PrivateUsers) {
+	case "", "identity":
+		p.UserNS = true
+	default:
+		on, err := parseBool(o.PrivateUsers)
+		if err != nil || on {
+			return fmt.Errorf("--private-users=%s: not supported; use identity (the default) or no", o.PrivateUsers)
+		}
+	}
+	if p.UserNS {
+		p.Cloneflags |= unix.CLONE_NEWUSER
+	}
+
+	caps := security.Capabilities(p.PrivateNetwork)
+	for _, c := range []struct {
+		flag   string
+		values []string
+		set    *uint64
+	}{
+		{"--capability", o.Capabilities, nil},
+		{"--drop-capability", o.DropCapabilities, nil},
+		{"--ambient-capability", o.AmbientCapabilities, &p.AmbientCapabilities},
+	} {
+		for _, v := range c.values {
+			set, err := security.ParseCapabilities(v)
+			if err != nil {
+				return fmt.Errorf("%s=%s: %v", c.flag, v, err)
+			}
+			switch c.flag {
+			case "--capability":
+				caps |= set
+			case "--drop-capability":
+				caps &^= set
+			default:
+				*c.set |= set
+			}
+		}
+	}
+	// systemd-nspawn's checks (verify_arguments): ambient capabilities
+	// are named one by one, kept, and of use only to a command.
+	for _, v := range o.AmbientCapabilities {
+		for _, name := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(name), "all") {
+				return fmt.Errorf("--ambient-capability=%s: name the capabilities; all is not accepted", v)
+			}
+		}
+	}
+	if missing := p.AmbientCapabilities &^ caps; missing != 0 {
+		return fmt.Errorf("--ambient-capability: %s not in the container's set; add it with --capability= too", strings.Join(security.CapabilityNames(missing), ","))
+	}
+	if p.AmbientCapabilities != 0 && o.Boot {
+		return fmt.Errorf("--ambient-capability is of no use with --boot: init runs as root with the whole set")
+	}
+	own := ownCapabilities()
+	if missing := p.AmbientCapabilities &^ own; missing != 0 {
+		return fmt.Errorf("--ambient-capability: nspawn itself lacks %s, so the container cannot have it", strings.Join(security.CapabilityNames(missing), ","))
+	}
+	p.Capabilities = caps & own
+
+	if o.NoNewPrivileges != "" {
+		var err error
+		if p.NoNewPrivileges, err = parseBool(o.NoNewPrivileges); err != nil {
+			return fmt.Errorf("--no-new-privileges=%s: %v", o.NoNewPrivileges, err)
+		}
+	}
+	return nil
+}
