@@ -1,8 +1,8 @@
 // Package cgroup places a container in a cgroup of its own on the cgroup
 // filesystem: its scope when no systemd is there to make one, else only
 // the payload cgroup below systemd's scope. Create, delegate, limit,
-// account, kill, remove; and a reaper that removes it when nspawn itself
-// is killed.
+// restrict devices, account, kill, remove; and a reaper that removes it
+// when nspawn itself is killed.
 package cgroup
 
 import (
@@ -27,8 +27,9 @@ type Layout struct {
 
 const cgroupRoot = "/sys/fs/cgroup"
 
-// v1Controllers are the v1 hierarchies limits and accounting use.
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "blkio", "cpuset"}
+// v1Controllers are the v1 hierarchies limits, accounting and the device
+// list use.
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "blkio", "cpuset", "devices"}
 
 // Detect finds the host's layout.
 func Detect() Layout {

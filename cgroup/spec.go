@@ -22,6 +22,11 @@ type Spec struct {
 	Supervise bool
 	// Files are the limits, written on the scope.
 	Files []File
+	// Devices, when not nil, are the only device nodes the container may
+	// use (and an empty list is none): systemd's DevicePolicy=closed with a
+	// DeviceAllow= list. Not applied to an Existing scope: its unit's own
+	// DevicePolicy= holds there, as under systemd-nspawn --keep-unit.
+	Devices []DeviceRule
 	// Accounting joins, on a hybrid host, the v1 hierarchies that --stats
 	// reads (memory, pids, blkio) even where no limit needs them.
 	Accounting bool

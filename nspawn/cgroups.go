@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -91,8 +92,11 @@ func (p *Plan) planCgroup(o *Options, layout cgroup.Layout, systemd bool) error 
 		p.Warnings = append(p.Warnings, warnings...)
 		c.Spec.Accounting = c.Stats != ""
 		// v1 hierarchies have no CLONE_INTO_CGROUP: the child joins them
-		// once it exists.
-		p.LateCgroupNS = layout.Hybrid && (len(c.Spec.Files) > 0 || c.Spec.Accounting)
+		// once it exists. Every container gets a device list, on a hybrid
+		// host in the v1 devices hierarchy where there is one (its rules
+		// are made in placeInCgroup, once the mounts are planned).
+		_, v1Devices := layout.V1["devices"]
+		p.LateCgroupNS = layout.Hybrid && (len(c.Spec.Files) > 0 || c.Spec.Accounting || v1Devices)
 	}
 	return nil
 }
@@ -113,7 +117,6 @@ func statsMode(s string) (string, error) {
 
 // systemdBooted is sd_booted(): systemd runs the host.
 func systemdBooted() bool { return exists("/run/systemd/system") }
-
 
 // limitsHost is what relative limits are relative to: RAM, the kernel's
 // task limit, the online CPUs.
@@ -156,8 +159,20 @@ func placeInCgroup(plan *Plan) (*placement, error) {
 	if c.Systemd && !c.KeepUnit {
 		return &placement{}, nil
 	}
+	spec := c.Spec
+	if !spec.Existing {
+		// What systemd makes of the scope's DevicePolicy=closed and
+		// DeviceAllow= (scopeProperties) on the systemd path.
+		var warnings []string
+		spec.Devices, warnings = cgroup.DeviceRules(slices.Concat(cgroup.ClosedDevices(), deviceAllow(plan), c.Limits.DeviceAllow))
+		if !plan.Quiet {
+			for _, w := range warnings {
+				fmt.Fprintf(os.Stderr, "nspawn: %s\n", w)
+			}
+		}
+	}
 	p := &placement{}
-	if err := p.create(plan, c.Spec); err != nil {
+	if err := p.create(plan, spec); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -219,9 +234,21 @@ func (p *placement) admit(plan *Plan, pid int) error {
 }
 
 // scopeProperties are what systemd-nspawn puts on its scope besides the
-// limits: only the devices /dev holds (and /dev/net/tun, and device nodes
-// bound in), and the kill signal for a stop of the unit.
+// limits: only the devices /dev holds (DevicePolicy=closed and
+// deviceAllow), and the kill signal for a stop of the unit.
 func scopeProperties(plan *Plan) []machine.Property {
+	props := []machine.Property{machine.Prop("DevicePolicy", "closed"), machine.DeviceAllow(deviceAllow(plan)...)}
+	if plan.KillSignal != 0 {
+		props = append(props, machine.Prop("KillSignal", int32(plan.KillSignal)), machine.Prop("KillMode", "mixed"))
+	}
+	return append(props, machine.LimitProperties(plan.Cgroup.Limits)...)
+}
+
+// deviceAllow is the DeviceAllow= list of systemd-nspawn's scope, on top
+// of what DevicePolicy=closed allows: /dev/net/tun, the ptys, and device
+// nodes bound in. Both paths take it from here: systemd's scope as a
+// property, nspawn's own cgroup as rules (placeInCgroup).
+func deviceAllow(plan *Plan) []cgroup.Device {
 	devices := []cgroup.Device{{Path: "/dev/net/tun", Access: "rwm"}, {Path: "char-pts", Access: "rw"}}
 	for _, m := range plan.Mounts {
 		if m.Kind != mounts.KindBind {
@@ -235,11 +262,7 @@ func scopeProperties(plan *Plan) []machine.Property {
 			devices = append(devices, cgroup.Device{Path: m.Source, Access: access})
 		}
 	}
-	props := []machine.Property{machine.Prop("DevicePolicy", "closed"), machine.DeviceAllow(devices...)}
-	if plan.KillSignal != 0 {
-		props = append(props, machine.Prop("KillSignal", int32(plan.KillSignal)), machine.Prop("KillMode", "mixed"))
-	}
-	return append(props, machine.LimitProperties(plan.Cgroup.Limits)...)
+	return devices
 }
 
 // unifiedCgroup is the cgroup on the unified hierarchy of a process,
