@@ -3,7 +3,7 @@ package mounts
 import (
 	"errors"
 	"fmt"
-	"strings"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,8 +12,8 @@ import (
 // with the parts a container must not change made read-only and the parts
 // it must not read hidden.
 //
-// nspawn builds it detached, outside the container, and moves it into the
-// tree whole. The container's mount namespace belongs to a user namespace
+// nspawn builds it outside the container and moves it into the tree
+// whole. The container's mount namespace belongs to a user namespace
 // below nspawn's, so the kernel locks everything nspawn mounted there
 // (mount_namespaces(7), "restrictions on mount namespaces"): root inside
 // cannot remount /proc/sys read-write, unmount a mask, or mount a fresh
@@ -25,50 +25,58 @@ type KernelFS struct {
 	Target string // where it goes in the container
 	Attr   uint64 // MOUNT_ATTR_* of the whole mount
 	// ReadOnly are paths relative to the filesystem's root bound onto
-	// themselves read-only; Masked are replaced by an empty, unreadable
-	// file or directory. Paths this kernel lacks are skipped.
+	// themselves read-only; Masked are hidden under an empty file or
+	// directory. Paths this kernel lacks are skipped.
 	ReadOnly []string
 	Masked   []string
 }
 
+// ErrNoProcPIDNS says this kernel's proc takes no pidns= (before Linux
+// 6.15): a proc of the container's PID namespace can then only be mounted
+// by a process inside that namespace, with pid 0 here.
+var ErrNoProcPIDNS = errors.New("this kernel's proc takes no pidns= option")
+
 // MountKernelFS mounts fss into the tree at root for the container whose
-// PID 1 is pid: proc shows its PID namespace, sysfs its network namespace.
-// It is called on nspawn's own locked thread, whose mount namespace the
+// PID 1 is pid: proc shows its PID namespace (the caller's own with pid 0),
+// sysfs its network namespace. It is called on nspawn's own locked thread
+// (or a helper sharing its namespaces), whose mount namespace the
 // container's was copied from, and moves that thread into the container's
 // network namespace, as sysfs takes the mounter's.
 func MountKernelFS(root string, pid int, fss []KernelFS) error {
-	var mask *masks
-	defer func() { mask.close() }()
 	for _, k := range fss {
-		if len(k.Masked) > 0 && mask == nil {
-			var err error
-			if mask, err = newMasks(); err != nil {
-				return err
-			}
-		}
-		if err := k.mount(root, pid, mask); err != nil {
+		if err := k.mount(root, pid); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (k KernelFS) mount(root string, pid int, mask *masks) error {
+// mount builds k where the host's own /proc or /sys is in this private
+// mount namespace (covered while it is built, uncovered when it moves on),
+// then moves it into the tree: a move into the tree's shared mount
+// propagates the whole tree into the container's namespace at once.
+func (k KernelFS) mount(root string, pid int) error {
+	if k.FSType == "sysfs" && pid != 0 {
+		// sysfs takes its network namespace when it is opened.
+		if err := joinNamespace(pid, "net", unix.CLONE_NEWNET); err != nil {
+			return err
+		}
+	}
 	fs, err := unix.Fsopen(k.FSType, unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("mount %s on %s: %w", k.FSType, k.Target, err)
 	}
 	defer unix.Close(fs)
-	switch k.FSType {
-	case "proc":
+	switch {
+	case k.FSType == "proc" && pid != 0:
 		// Linux 6.15's pidns= option: a proc of the container's PID
 		// namespace, mounted from outside it.
-		if err := unix.FsconfigSetString(fs, "pidns", fmt.Sprintf("/proc/%d/ns/pid", pid)); err != nil {
-			return fmt.Errorf("mount proc of the container's PID namespace (needs Linux 6.15 or later): %w", err)
+		err := unix.FsconfigSetString(fs, "pidns", fmt.Sprintf("/proc/%d/ns/pid", pid))
+		if errors.Is(err, unix.EINVAL) {
+			return ErrNoProcPIDNS
 		}
-	case "sysfs":
-		if err := joinNamespace(pid, "net", unix.CLONE_NEWNET); err != nil {
-			return err
+		if err != nil {
+			return fmt.Errorf("mount proc of the container's PID namespace: %w", err)
 		}
 	}
 	if err := unix.FsconfigCreate(fs); err != nil {
@@ -78,18 +86,19 @@ func (k KernelFS) mount(root string, pid int, mask *masks) error {
 	if err != nil {
 		return fmt.Errorf("mount %s on %s: %w", k.FSType, k.Target, err)
 	}
-	defer unix.Close(mnt)
+	stage := k.Target
+	err = unix.MoveMount(mnt, "", unix.AT_FDCWD, stage, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	unix.Close(mnt)
+	if err != nil {
+		return fmt.Errorf("mount %s on %s: %w", k.FSType, k.Target, err)
+	}
 	for _, p := range k.ReadOnly {
-		if err := overmount(mnt, p, -1, unix.MOUNT_ATTR_RDONLY); err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("make %s/%s read-only: %w", k.Target, p, err)
+		if err := readOnly("/", filepath.Join(stage, p), false); err != nil {
+			return err
 		}
 	}
 	for _, p := range k.Masked {
-		src, err := mask.For(mnt, p)
-		if err == nil {
-			err = overmount(mnt, p, src, unix.MOUNT_ATTR_RDONLY)
-		}
-		if err != nil && !errors.Is(err, unix.ENOENT) {
+		if err := mask(filepath.Join(stage, p)); err != nil {
 			return fmt.Errorf("mask %s/%s: %w", k.Target, p, err)
 		}
 	}
@@ -97,93 +106,30 @@ func (k KernelFS) mount(root string, pid int, mask *masks) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.MoveMount(mnt, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	if err := unix.Mount(stage, dst, "", unix.MS_MOVE, ""); err != nil {
 		return fmt.Errorf("mount %s on %s: %w", k.FSType, k.Target, err)
 	}
 	return nil
 }
 
-// overmount mounts a copy of src (-1: path itself) on path inside the
-// detached mount mnt, with attr set. A missing path is ENOENT.
-func overmount(mnt int, path string, src int, attr uint64) error {
-	path = strings.TrimPrefix(path, "/")
-	var err error
-	if src < 0 {
-		src, err = unix.OpenTree(mnt, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-	} else {
-		src, err = unix.OpenTree(src, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
-	}
-	if err != nil {
-		return err
-	}
-	defer unix.Close(src)
-	if err := unix.MountSetattr(src, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: attr}); err != nil {
-		return err
-	}
-	return unix.MoveMount(src, "", mnt, path, unix.MOVE_MOUNT_F_EMPTY_PATH)
-}
-
-// masks holds what hides a path: an empty file and an empty directory,
-// both mode 0000, on a small detached tmpfs (systemd's "inaccessible"
-// nodes).
-type masks struct{ dir, file int }
-
-func newMasks() (*masks, error) {
-	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("make the masks: %w", err)
-	}
-	defer unix.Close(fs)
-	if err := unix.FsconfigSetString(fs, "size", "4k"); err != nil {
-		return nil, fmt.Errorf("make the masks: %w", err)
-	}
-	if err := unix.FsconfigCreate(fs); err != nil {
-		return nil, fmt.Errorf("make the masks: %w", err)
-	}
-	mnt, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("make the masks: %w", err)
-	}
-	defer unix.Close(mnt)
-	if err := unix.Mkdirat(mnt, "dir", 0); err != nil {
-		return nil, fmt.Errorf("make the masks: %w", err)
-	}
-	f, err := unix.Openat(mnt, "file", unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("make the masks: %w", err)
-	}
-	unix.Close(f)
-	m := &masks{dir: -1, file: -1}
-	for name, fd := range map[string]*int{"dir": &m.dir, "file": &m.file} {
-		if *fd, err = unix.OpenTree(mnt, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC); err != nil {
-			m.close()
-			return nil, fmt.Errorf("make the masks: %w", err)
-		}
-	}
-	return m, nil
-}
-
-// For returns the mask that fits what path is inside mnt.
-func (m *masks) For(mnt int, path string) (int, error) {
+// mask hides path: a directory under an empty read-only tmpfs, a file
+// under /dev/null (runc's masked paths), read-only. A missing path is
+// skipped.
+func mask(path string) error {
 	var st unix.Stat_t
-	if err := unix.Fstatat(mnt, strings.TrimPrefix(path, "/"), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return -1, err
+	if err := unix.Lstat(path, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return m.dir, nil
+		return unix.Mount("tmpfs", path, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=000,size=4k")
 	}
-	return m.file, nil
-}
-
-func (m *masks) close() {
-	if m == nil {
-		return
+	if err := unix.Mount("/dev/null", path, "", unix.MS_BIND, ""); err != nil {
+		return err
 	}
-	for _, fd := range []int{m.dir, m.file} {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-	}
+	return unix.MountSetattr(unix.AT_FDCWD, path, 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 }
 
 // joinNamespace moves the calling thread into the namespace kind (a

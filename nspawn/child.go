@@ -28,7 +28,7 @@ const (
 // IsChild tells main whether this process is the re-executed child stage
 // (or the stub init it becomes under --as-pid2).
 func IsChild() bool {
-	return len(os.Args) > 0 && (os.Args[0] == childArg0 || os.Args[0] == stubArg0)
+	return len(os.Args) > 0 && (os.Args[0] == childArg0 || os.Args[0] == stubArg0 || os.Args[0] == procfsArg0)
 }
 
 // stageError is a setup failure with the exit status nspawn reports for it:
@@ -43,6 +43,9 @@ func (e *stageError) Error() string { return e.err.Error() }
 // Child runs inside the new namespaces as their PID 1: it carries out the
 // plan and becomes the payload (or its stub init). It never returns.
 func Child() {
+	if os.Args[0] == procfsArg0 {
+		os.Exit(mountProcHelper())
+	}
 	// The parent-death signal and the exec that keeps it belong to one
 	// thread: an exec from another thread of this Go process would make
 	// that thread, which never had the signal set, the container's PID 1.
@@ -123,9 +126,11 @@ func setupAndExec(status *os.File) error {
 		return err
 	}
 	warn(plan, warnings)
-	// Last, so nothing of the setup above runs under it; before the
-	// credentials change, which would take away the right to install it.
-	if err := security.DenyTerminalInjection(); err != nil {
+	// systemd-nspawn's system call filter (with the terminal rule): last,
+	// so nothing of the setup above runs under it; before the capability
+	// and credential changes, as systemd-nspawn does, which would take
+	// away the right to install it without no_new_privs.
+	if err := security.ApplySeccomp(plan.Capabilities, plan.SyscallFilter); err != nil {
 		return err
 	}
 	// systemd-nspawn's retained set: besides the isolation, a booted

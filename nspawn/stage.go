@@ -1,7 +1,9 @@
 package nspawn
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"syscall"
 
@@ -88,7 +90,7 @@ func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("start the container: %w", err)
 	}
-	if err := mounts.MountKernelFS(plan.Root, pid, plan.Kernel); err != nil {
+	if err := mountKernel(plan, pid, exe); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		wait(pid)
 		return 0, err
@@ -100,4 +102,63 @@ func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, 
 	}
 	warn(plan, warnings)
 	return pid, nil
+}
+
+// procfsArg0 marks nspawn re-executed to mount the container's /proc from
+// inside its PID namespace, on kernels whose proc takes no pidns=.
+const procfsArg0 = "nspawn-procfs"
+
+// mountKernel mounts /proc and /sys for the child pid. Where the kernel
+// cannot mount a proc of another PID namespace, a helper forked into the
+// container's mounts it: it shares this thread's mount and user
+// namespaces, so the mounts are as locked as they would be otherwise.
+func mountKernel(plan *Plan, pid int, exe string) error {
+	for _, k := range plan.Kernel {
+		err := mounts.MountKernelFS(plan.Root, pid, []mounts.KernelFS{k})
+		if errors.Is(err, mounts.ErrNoProcPIDNS) {
+			err = mountProcInside(plan.Root, pid, exe)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mountProcInside(root string, pid int, exe string) error {
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/pid", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the container's PID namespace: %w", err)
+	}
+	err = unix.Setns(fd, unix.CLONE_NEWPID) // for this thread's children only
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("enter the container's PID namespace: %w", err)
+	}
+	helper, err := syscall.ForkExec(exe, []string{procfsArg0, root}, &syscall.ProcAttr{
+		Env:   []string{"GOMAXPROCS=1"},
+		Files: []uintptr{0, 1, 2},
+	})
+	if err != nil {
+		return fmt.Errorf("start the /proc helper: %w", err)
+	}
+	if ws := wait(helper); !ws.Exited() || ws.ExitStatus() != 0 {
+		return fmt.Errorf("mount /proc in the container failed")
+	}
+	return nil
+}
+
+// mountProcHelper is the helper's side: mount the proc of its own PID
+// namespace, hardened, in the tree at root.
+func mountProcHelper() int {
+	for _, k := range mounts.Kernel() {
+		if k.FSType != "proc" {
+			continue
+		}
+		if err := mounts.MountKernelFS(os.Args[1], 0, []mounts.KernelFS{k}); err != nil {
+			fmt.Fprintf(os.Stderr, "nspawn: %v\n", err)
+			return 1
+		}
+	}
+	return 0
 }
