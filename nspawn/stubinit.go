@@ -2,6 +2,7 @@ package nspawn
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -46,8 +47,39 @@ func execStubInit(plan *Plan, path string, status *os.File) error {
 	if err := armParentDeath(status); err != nil {
 		return err
 	}
-	err = unix.Exec("/proc/self/exe", []string{stubArg0}, []string{"GOMAXPROCS=1"})
+	exe, err := sealedCopy()
+	if err != nil {
+		return err
+	}
+	err = unix.Exec(exe, []string{stubArg0}, []string{"GOMAXPROCS=1"})
 	return fmt.Errorf("start the stub init: %w", err)
+}
+
+// sealedCopy copies this binary into a sealed memfd and returns its path,
+// for the stub init to run from. The stub stays PID 1 beside the payload,
+// so root inside could reach its executable through /proc/1/exe: on the
+// host binary's read-only mount it could still run nspawn itself; a
+// sealed copy is nobody's file (runc's fix for CVE-2019-5736).
+func sealedCopy() (string, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return "", fmt.Errorf("copy nspawn for the stub init: %w", err)
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate(stubArg0, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return "", fmt.Errorf("copy nspawn for the stub init: %w", err)
+	}
+	dst := os.NewFile(uintptr(fd), stubArg0)
+	if _, err := io.Copy(dst, src); err != nil {
+		return "", fmt.Errorf("copy nspawn for the stub init: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		return "", fmt.Errorf("seal the stub init's copy of nspawn: %w", err)
+	}
+	// Kept open (and so alive) until the exec, which closes it.
+	return fmt.Sprintf("/proc/self/fd/%d", fd), nil
 }
 
 // openLastPID returns the ns_last_pid that nspawn opened for the stub
