@@ -12,6 +12,7 @@ import (
 	"github.com/nspawn/nspawn/cgroup"
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/pty"
+	"github.com/nspawn/nspawn/security"
 	"github.com/nspawn/nspawn/users"
 )
 
@@ -52,6 +53,8 @@ type Plan struct {
 	AmbientCapabilities uint64
 	// NoNewPrivileges sets no_new_privs for the payload.
 	NoNewPrivileges bool
+	// SyscallFilter changes systemd-nspawn's system call filter.
+	SyscallFilter security.SyscallFilter
 	// TreeFiles change files in the tree (--resolv-conf, --timezone) once
 	// the command is known to exist.
 	TreeFiles []mounts.Step

@@ -71,8 +71,18 @@ func (p *Plan) planSecurity(o *Options) error {
 	}
 	p.Capabilities = caps & own
 
+	var err error
+	if p.SyscallFilter, err = security.ParseSyscallFilter(o.SystemCallFilter); err != nil {
+		return err
+	}
+	if len(o.SystemCallFilter) > 0 {
+		// Built once here only to catch what the parser cannot (a
+		// program too long): the child builds it again.
+		if _, err := security.SeccompProgram(p.Capabilities, p.SyscallFilter); err != nil {
+			return fmt.Errorf("--system-call-filter: %v", err)
+		}
+	}
 	if o.NoNewPrivileges != "" {
-		var err error
 		if p.NoNewPrivileges, err = parseBool(o.NoNewPrivileges); err != nil {
 			return fmt.Errorf("--no-new-privileges=%s: %v", o.NoNewPrivileges, err)
 		}

@@ -135,6 +135,8 @@ func (p *Plan) MarshalBinary() ([]byte, error) {
 	w.num(p.Capabilities)
 	w.num(p.AmbientCapabilities)
 	w.flag(p.NoNewPrivileges)
+	w.strs(p.SyscallFilter.Allow)
+	w.strs(p.SyscallFilter.Deny)
 	w.steps(p.TreeFiles)
 	w.strs(p.Warnings)
 	w.str(p.User.Name)
@@ -174,6 +176,8 @@ func (p *Plan) UnmarshalBinary(b []byte) error {
 	p.Capabilities = r.num()
 	p.AmbientCapabilities = r.num()
 	p.NoNewPrivileges = r.flag()
+	p.SyscallFilter.Allow = r.strs()
+	p.SyscallFilter.Deny = r.strs()
 	p.TreeFiles = r.steps()
 	p.Warnings = r.strs()
 	u := users.User{Name: r.str(), UID: uint32(r.num()), GID: uint32(r.num())}

@@ -1,43 +1,23 @@
 package security
 
 import (
-	"encoding/binary"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// run interprets the classic BPF subset the filter uses against one
-// struct seccomp_data.
-func run(t *testing.T, prog []unix.SockFilter, arch, nr, arg1 uint32) uint32 {
-	data := make([]byte, 64)
-	binary.LittleEndian.PutUint32(data[offNR:], nr)
-	binary.LittleEndian.PutUint32(data[offArch:], arch)
-	binary.LittleEndian.PutUint32(data[offArg1:], arg1)
-	var a uint32
-	for pc := 0; pc < len(prog); pc++ {
-		in := prog[pc]
-		switch in.Code {
-		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
-			a = binary.LittleEndian.Uint32(data[in.K:])
-		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
-			if a == in.K {
-				pc += int(in.Jt)
-			} else {
-				pc += int(in.Jf)
-			}
-		case unix.BPF_RET | unix.BPF_K:
-			return in.K
-		default:
-			t.Fatalf("instruction %d: unknown code %#x", pc, in.Code)
-		}
-	}
-	t.Fatal("the filter ran off its end")
-	return 0
-}
+// Numbers of ioctl in each ABI: native, x32 (its own compat entry, with
+// the x32 bit set) and i386.
+const (
+	ioctlAMD64 = 16
+	ioctlX32   = x32Bit | 514
+	ioctlI386  = 54
+)
 
 func TestTerminalInjectionFilter(t *testing.T) {
 	prog := terminalInjectionFilter()
+	checkProgram(t, prog)
+	t.Logf("%d instructions", len(prog))
 	for _, tc := range []struct {
 		name           string
 		arch, nr, arg1 uint32
@@ -52,10 +32,34 @@ func TestTerminalInjectionFilter(t *testing.T) {
 		{"i386 TIOCGWINSZ", unix.AUDIT_ARCH_I386, ioctlI386, unix.TIOCGWINSZ, retAllow},
 		{"x86-64 read with TIOCSTI-like arg", unix.AUDIT_ARCH_X86_64, 0, unix.TIOCSTI, retAllow},
 		{"i386 syscall 16 is not ioctl", unix.AUDIT_ARCH_I386, 16, unix.TIOCSTI, retAllow},
+		{"x86-64 number in no table", unix.AUDIT_ARCH_X86_64, 1000, unix.TIOCSTI, retAllow},
 		{"other arch", 0x1234, ioctlAMD64, unix.TIOCSTI, retAllow},
 	} {
-		if got := run(t, prog, tc.arch, tc.nr, tc.arg1); got != tc.want {
+		d := seccompData{nr: tc.nr, arch: tc.arch}
+		d.args[1] = uint64(tc.arg1)
+		if got, _ := runFilter(t, prog, d); got != tc.want {
 			t.Errorf("%s: %#x, want %#x", tc.name, got, tc.want)
 		}
 	}
+}
+
+// The kernel truncates ioctl's request to an unsigned int, so junk in the
+// high half of the register must not get TIOCSTI past the filter.
+func TestTerminalInjectionHighBits(t *testing.T) {
+	d := seccompData{nr: ioctlAMD64, arch: unix.AUDIT_ARCH_X86_64}
+	d.args[1] = 1<<32 | unix.TIOCSTI
+	if got, _ := runFilter(t, terminalInjectionFilter(), d); got != retEPERM {
+		t.Errorf("TIOCSTI with high bits: %#x, want EPERM", got)
+	}
+}
+
+// terminalInjectionFilter allows everything but terminal injection: the
+// terminal rule alone, to test it in isolation.
+func terminalInjectionFilter() []unix.SockFilter {
+	return compileSeccomp(allowedCall, func(name string) verdict {
+		if name == "ioctl" {
+			return ioctlCall
+		}
+		return allowedCall
+	})
 }
