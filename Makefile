@@ -7,10 +7,11 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS  := -trimpath
 LDFLAGS  := -s -w -X github.com/nspawn/nspawn/nspawn.Version=$(VERSION)
 SOURCES  := $(shell find . -name '*.go' -not -path './tests/*') go.mod go.sum
-# Debian packages the tests and benchmarks use: trees are built from
+# Debian packages the tests and benchmarks use: the attack program of the
+# security tests is built static against libc6-dev; trees are built from
 # busybox-static and debootstrap; systemd-nspawn and bwrap are compared with;
 # qemu boots the pure cgroup v2 kernel of test-v2.
-DEB_DEPS := busybox-static debootstrap systemd-container bubblewrap hyperfine iproute2 file tmux qemu-system-x86
+DEB_DEPS := libc6-dev busybox-static debootstrap systemd-container bubblewrap hyperfine iproute2 file tmux qemu-system-x86
 
 .PHONY: all build deps trees demo test unit integration test-v2 bench clean
 
