@@ -75,9 +75,10 @@ func fail(err error) int {
 // run runs the container, and again each time a booted init asks for a
 // reboot, as systemd-nspawn@.service restarts it on exit status 133.
 func run(plan *Plan) int {
-	// PR_SET_PDEATHSIG fires when the thread that forked the child exits,
-	// not the process: keep this thread for the container's lifetime so
-	// the container dies exactly when nspawn does.
+	// The supervision (wait4, the relay's signals) stays on one thread.
+	// The child itself is forked from a thread of its own (startChild),
+	// which lives as long as the container, since PR_SET_PDEATHSIG fires
+	// when the forking thread exits.
 	runtime.LockOSThread()
 	for {
 		status, reboot := runOnce(plan)
