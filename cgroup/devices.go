@@ -49,13 +49,15 @@ func ClosedDevices() []Device {
 	}
 }
 
-// restrictDevices lets the container use only spec.Devices: through the v1
+// RestrictDevices lets the container use only spec.Devices: through the v1
 // devices controller where the host mounts it (the child joins it with
 // Join), else with a BPF program on the payload cgroup, which
 // CLONE_INTO_CGROUP starts the child in. As systemd does where the kernel
 // cannot filter devices, a failure of the latter is a warning, not an
-// unstarted container.
-func (g *Group) restrictDevices(spec Spec) (warnings []string, err error) {
+// unstarted container. Call it once the reaper watches the group: the
+// rules take a dozen writes, and a nspawn killed meanwhile must not leave
+// the group behind.
+func (g *Group) RestrictDevices(spec Spec) (warnings []string, err error) {
 	if spec.Devices == nil || spec.Existing {
 		return nil, nil
 	}

@@ -87,12 +87,6 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 		g.Remove()
 		return nil, nil, fmt.Errorf("open %s: %w", payload, err)
 	}
-	devWarnings, err := g.restrictDevices(spec)
-	if err != nil {
-		g.Remove()
-		return nil, nil, err
-	}
-	warnings = append(warnings, devWarnings...)
 	return g, warnings, nil
 }
 

@@ -201,6 +201,17 @@ func (p *placement) create(plan *Plan, spec cgroup.Spec) error {
 		return err
 	}
 	p.group, p.reaper = group, reaper
+	warnings, err = group.RestrictDevices(spec)
+	if err != nil {
+		group.Remove()
+		reaper.Done()
+		return err
+	}
+	if !plan.Quiet {
+		for _, w := range warnings {
+			fmt.Fprintf(os.Stderr, "nspawn: %s\n", w)
+		}
+	}
 	return nil
 }
 

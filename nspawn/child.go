@@ -130,7 +130,7 @@ func setupAndExec(status *os.File) error {
 	// so nothing of the setup above runs under it; before the capability
 	// and credential changes, as systemd-nspawn does, which would take
 	// away the right to install it without no_new_privs.
-	if err := security.ApplySeccomp(plan.Capabilities, plan.SyscallFilter); err != nil {
+	if err := security.InstallSeccomp(plan.Seccomp); err != nil {
 		return err
 	}
 	// systemd-nspawn's retained set: besides the isolation, a booted

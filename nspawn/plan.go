@@ -53,8 +53,10 @@ type Plan struct {
 	AmbientCapabilities uint64
 	// NoNewPrivileges sets no_new_privs for the payload.
 	NoNewPrivileges bool
-	// SyscallFilter changes systemd-nspawn's system call filter.
-	SyscallFilter security.SyscallFilter
+	// SyscallFilter changes systemd-nspawn's system call filter; Seccomp
+	// is the program nspawn compiles from it, once the child is started.
+	SyscallFilter security.SyscallFilter `wire:"-"`
+	Seccomp       []unix.SockFilter
 	// TreeFiles change files in the tree (--resolv-conf, --timezone) once
 	// the command is known to exist.
 	TreeFiles []mounts.Step

@@ -198,31 +198,30 @@ func runOnce(plan *Plan) (exitStatus int, reboot bool) {
 }
 
 // planPipe returns the read end of a pipe for the encoded plan, and send,
-// which completes it (or with false, closes it empty, so a waiting child
-// gives up). The plan is the child's go-ahead, sent once nspawn has
-// mounted its /proc and /sys and put it in its cgroups.
+// which encodes the plan as it is then and completes the pipe (or with
+// false, closes it empty, so a waiting child gives up). The plan is the
+// child's go-ahead, sent once nspawn has mounted its /proc and /sys and
+// put it in its cgroups.
 func planPipe(plan *Plan) (r *os.File, send func(ok bool) error, err error) {
-	data, err := plan.MarshalBinary()
-	if err != nil {
-		return nil, nil, err
-	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err
-	}
-	if len(data) > 1<<16 { // beyond a pipe's default capacity
-		if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, len(data)); err != nil {
-			r.Close()
-			w.Close()
-			return nil, nil, fmt.Errorf("plan of %d bytes: %w", len(data), err)
-		}
 	}
 	return r, func(ok bool) error {
 		defer w.Close()
 		if !ok {
 			return nil
 		}
-		_, err := w.Write(data)
+		data, err := plan.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if len(data) > 1<<16 { // beyond a pipe's default capacity
+			if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, len(data)); err != nil {
+				return fmt.Errorf("plan of %d bytes: %w", len(data), err)
+			}
+		}
+		_, err = w.Write(data)
 		return err
 	}, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/pty"
+	"github.com/nspawn/nspawn/security"
 	"github.com/nspawn/nspawn/users"
 	"golang.org/x/sys/unix"
 )
@@ -135,8 +136,7 @@ func (p *Plan) MarshalBinary() ([]byte, error) {
 	w.num(p.Capabilities)
 	w.num(p.AmbientCapabilities)
 	w.flag(p.NoNewPrivileges)
-	w.strs(p.SyscallFilter.Allow)
-	w.strs(p.SyscallFilter.Deny)
+	w.str(string(security.EncodeProgram(p.Seccomp)))
 	w.steps(p.TreeFiles)
 	w.strs(p.Warnings)
 	w.str(p.User.Name)
@@ -165,6 +165,7 @@ func (p *Plan) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes what MarshalBinary wrote.
 func (p *Plan) UnmarshalBinary(b []byte) error {
 	r := &wireReader{b: b}
+	var err error
 	p.Root = r.str()
 	p.Machine = r.str()
 	p.Hostname = r.str()
@@ -176,8 +177,9 @@ func (p *Plan) UnmarshalBinary(b []byte) error {
 	p.Capabilities = r.num()
 	p.AmbientCapabilities = r.num()
 	p.NoNewPrivileges = r.flag()
-	p.SyscallFilter.Allow = r.strs()
-	p.SyscallFilter.Deny = r.strs()
+	if p.Seccomp, err = security.DecodeProgram([]byte(r.str())); err != nil {
+		return err
+	}
 	p.TreeFiles = r.steps()
 	p.Warnings = r.strs()
 	u := users.User{Name: r.str(), UID: uint32(r.num()), GID: uint32(r.num())}

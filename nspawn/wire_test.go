@@ -23,7 +23,7 @@ func fill(v reflect.Value, seed *int) {
 		v.SetBool(true)
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		v.SetInt(int64(*seed))
-	case reflect.Uint, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		v.SetUint(uint64(*seed))
 	case reflect.Slice:
 		s := reflect.MakeSlice(v.Type(), 2, 2)

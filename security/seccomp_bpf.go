@@ -2,6 +2,7 @@ package security
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -51,6 +52,11 @@ const (
 // systemd lets a foreign arch pass (SCMP_FLTATR_ACT_BADARCH); an x86-64
 // kernel never reports one.
 func SeccompProgram(caps uint64, f SyscallFilter) ([]unix.SockFilter, error) {
+	// The tables are x86's; on another arch the filter would let every
+	// call through as a foreign arch.
+	if runtime.GOARCH != "amd64" {
+		return nil, fmt.Errorf("seccomp filter: no system call tables for %s", runtime.GOARCH)
+	}
 	allowed, err := allowedSyscalls(caps, f)
 	if err != nil {
 		return nil, err

@@ -153,7 +153,11 @@ func TestSeccompChild(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := ApplySeccomp(DefaultCapabilities, SyscallFilter{}); err != nil {
+	prog, err := SeccompProgram(DefaultCapabilities, SyscallFilter{})
+	if err == nil {
+		err = InstallSeccomp(prog)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	status, _ := os.ReadFile("/proc/self/status")

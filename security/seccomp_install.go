@@ -1,29 +1,13 @@
 package security
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-// ApplySeccomp installs systemd-nspawn's filter for a container that
-// keeps caps, with f's changes. Call it as systemd-nspawn does: last
-// before the capabilities and the user change, while nspawn still holds
-// CAP_SYS_ADMIN (see InstallSeccomp).
-func ApplySeccomp(caps uint64, f SyscallFilter) error {
-	// The tables are x86's; on another arch the filter would let every
-	// call through as a foreign arch.
-	if runtime.GOARCH != "amd64" {
-		return fmt.Errorf("seccomp filter: no system call tables for %s", runtime.GOARCH)
-	}
-	prog, err := SeccompProgram(caps, f)
-	if err != nil {
-		return err
-	}
-	return InstallSeccomp(prog)
-}
 
 // InstallSeccomp loads prog for every thread of this process, to be
 // inherited by everything it execs. It sets no no_new_privs, so setuid
@@ -54,4 +38,29 @@ func InstallSeccomp(prog []unix.SockFilter) error {
 		return fmt.Errorf("install the seccomp filter: thread %d could not be synchronized", r)
 	}
 	return nil
+}
+
+// EncodeProgram lays prog out as struct sock_filter is in memory, for the
+// plan to carry from nspawn to the child.
+func EncodeProgram(prog []unix.SockFilter) []byte {
+	b := make([]byte, 0, 8*len(prog))
+	for _, f := range prog {
+		b = binary.LittleEndian.AppendUint16(b, f.Code)
+		b = append(b, f.Jt, f.Jf)
+		b = binary.LittleEndian.AppendUint32(b, f.K)
+	}
+	return b
+}
+
+// DecodeProgram reads what EncodeProgram wrote.
+func DecodeProgram(b []byte) ([]unix.SockFilter, error) {
+	if len(b)%8 != 0 {
+		return nil, fmt.Errorf("seccomp program of %d bytes is not whole instructions", len(b))
+	}
+	prog := make([]unix.SockFilter, len(b)/8)
+	for i := range prog {
+		r := b[8*i:]
+		prog[i] = unix.SockFilter{Code: binary.LittleEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.LittleEndian.Uint32(r[4:])}
+	}
+	return prog, nil
 }

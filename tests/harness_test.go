@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -149,11 +150,23 @@ func unitCgroups() []string {
 		if err != nil || !d.IsDir() {
 			return nil
 		}
-		if strings.HasSuffix(p, ".slice") || strings.HasSuffix(p, ".scope") {
+		if strings.HasSuffix(p, ".scope") {
 			list = append(list, p)
 		}
 		return nil
 	})
+	// A slice counts with the scopes below it. An empty machine.slice is
+	// left when a reaper's rmdir of it races with the next container's
+	// scope (killed before its own reaper starts): a shared parent, not a
+	// container's, and systemd keeps it for good anyway; the next
+	// container's end removes it.
+	for _, scope := range slices.Clone(list) {
+		for dir := filepath.Dir(scope); strings.HasSuffix(dir, ".slice"); dir = filepath.Dir(dir) {
+			if !slices.Contains(list, dir) {
+				list = append(list, dir)
+			}
+		}
+	}
 	sort.Strings(list)
 	return list
 }
