@@ -87,6 +87,10 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 		g.Remove()
 		return nil, nil, fmt.Errorf("open %s: %w", payload, err)
 	}
+	if err := g.makeDevicesV1(spec); err != nil {
+		g.Remove()
+		return nil, nil, err
+	}
 	return g, warnings, nil
 }
 
