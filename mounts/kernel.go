@@ -36,29 +36,21 @@ type KernelFS struct {
 // by a process inside that namespace, with pid 0 here.
 var ErrNoProcPIDNS = errors.New("this kernel's proc takes no pidns= option")
 
-// MountKernelFS mounts fss into the tree at root for the container whose
-// PID 1 is pid: proc shows its PID namespace (the caller's own with pid 0),
-// sysfs its network namespace. It is called on nspawn's own locked thread
-// (or a helper sharing its namespaces), whose mount namespace the
-// container's was copied from, and moves that thread into the container's
-// network namespace, as sysfs takes the mounter's.
-func MountKernelFS(root string, pid int, fss []KernelFS) error {
-	for _, k := range fss {
-		if err := k.mount(root, pid); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// mount builds k where the host's own /proc or /sys is in this private
-// mount namespace (covered while it is built, uncovered when it moves on),
-// then moves it into the tree: a move into the tree's shared mount
-// propagates the whole tree into the container's namespace at once.
-func (k KernelFS) mount(root string, pid int) error {
+// Mount mounts k into the tree at root for the container whose PID 1 is
+// pid: proc shows its PID namespace (the caller's own with pid 0), sysfs
+// its network namespace. It is called on nspawn's own locked thread (or a
+// helper sharing its namespaces), whose mount namespace the container's
+// was copied from, and moves that thread into the container's network
+// namespace, as sysfs takes the mounter's.
+//
+// k is built where the host's own /proc or /sys is in this private mount
+// namespace (covered while it is built, uncovered when it moves on), then
+// moved into the tree: a move into the tree's shared mount propagates the
+// whole tree into the container's namespace at once.
+func (k KernelFS) Mount(root string, pid int) error {
 	if k.FSType == "sysfs" && pid != 0 {
 		// sysfs takes its network namespace when it is opened.
-		if err := joinNamespace(pid, "net", unix.CLONE_NEWNET); err != nil {
+		if err := JoinNamespace(pid, "net", unix.CLONE_NEWNET); err != nil {
 			return err
 		}
 	}
@@ -132,9 +124,10 @@ func mask(path string) error {
 	return unix.MountSetattr(unix.AT_FDCWD, path, 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 }
 
-// joinNamespace moves the calling thread into the namespace kind (a
-// /proc/PID/ns name) of pid.
-func joinNamespace(pid int, kind string, nstype int) error {
+// JoinNamespace moves the calling thread into the namespace kind (a
+// /proc/PID/ns name) of pid; for a PID namespace, the thread's future
+// children only.
+func JoinNamespace(pid int, kind string, nstype int) error {
 	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the container's %s namespace: %w", kind, err)

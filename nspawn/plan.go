@@ -45,8 +45,6 @@ type Plan struct {
 	Kernel      []mounts.KernelFS `wire:"-"`
 	LateMounts  []mounts.Step     `wire:"-"`
 	ChildMounts []mounts.Step
-	// UserNS gives the container a user namespace (--private-users).
-	UserNS bool `wire:"-"`
 	// Capabilities are what root in the container keeps (bit = CAP_*);
 	// AmbientCapabilities are raised for the payload, whoever it runs as.
 	Capabilities        uint64

@@ -14,15 +14,12 @@ import (
 func (p *Plan) planSecurity(o *Options) error {
 	switch strings.ToLower(o.PrivateUsers) {
 	case "", "identity":
-		p.UserNS = true
+		p.Cloneflags |= unix.CLONE_NEWUSER
 	default:
 		on, err := parseBool(o.PrivateUsers)
 		if err != nil || on {
 			return fmt.Errorf("--private-users=%s: not supported; use identity (the default) or no", o.PrivateUsers)
 		}
-	}
-	if p.UserNS {
-		p.Cloneflags |= unix.CLONE_NEWUSER
 	}
 
 	caps := security.Capabilities(p.PrivateNetwork)
@@ -75,13 +72,8 @@ func (p *Plan) planSecurity(o *Options) error {
 	if p.SyscallFilter, err = security.ParseSyscallFilter(o.SystemCallFilter); err != nil {
 		return err
 	}
-	if len(o.SystemCallFilter) > 0 {
-		// Built once here only to catch what the parser cannot (a
-		// program too long): the child builds it again.
-		if _, err := security.SeccompProgram(p.Capabilities, p.SyscallFilter); err != nil {
-			return fmt.Errorf("--system-call-filter: %v", err)
-		}
-	}
+	// Every name is checked here; nspawn compiles the program once the
+	// child is started (startChild).
 	if o.NoNewPrivileges != "" {
 		if p.NoNewPrivileges, err = parseBool(o.NoNewPrivileges); err != nil {
 			return fmt.Errorf("--no-new-privileges=%s: %v", o.NoNewPrivileges, err)

@@ -84,7 +84,7 @@ func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, 
 		UseCgroupFD: intoCgroup,
 		CgroupFD:    cgroupFD,
 	}
-	if plan.UserNS {
+	if plan.Cloneflags&unix.CLONE_NEWUSER != 0 {
 		sys.UidMappings, sys.GidMappings = identityMap, identityMap
 		sys.GidMappingsEnableSetgroups = true
 	}
@@ -143,7 +143,7 @@ const procfsArg0 = "nspawn-procfs"
 // namespaces, so the mounts are as locked as they would be otherwise.
 func mountKernel(plan *Plan, pid int, exe string) error {
 	for _, k := range plan.Kernel {
-		err := mounts.MountKernelFS(plan.Root, pid, []mounts.KernelFS{k})
+		err := k.Mount(plan.Root, pid)
 		if errors.Is(err, mounts.ErrNoProcPIDNS) {
 			err = mountProcInside(plan.Root, pid, exe)
 		}
@@ -155,14 +155,8 @@ func mountKernel(plan *Plan, pid int, exe string) error {
 }
 
 func mountProcInside(root string, pid int, exe string) error {
-	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/pid", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open the container's PID namespace: %w", err)
-	}
-	err = unix.Setns(fd, unix.CLONE_NEWPID) // for this thread's children only
-	unix.Close(fd)
-	if err != nil {
-		return fmt.Errorf("enter the container's PID namespace: %w", err)
+	if err := mounts.JoinNamespace(pid, "pid", unix.CLONE_NEWPID); err != nil {
+		return err
 	}
 	helper, err := syscall.ForkExec(exe, []string{procfsArg0, root}, &syscall.ProcAttr{
 		Env:   []string{"GOMAXPROCS=1"},
@@ -184,7 +178,7 @@ func mountProcHelper() int {
 		if k.FSType != "proc" {
 			continue
 		}
-		if err := mounts.MountKernelFS(os.Args[1], 0, []mounts.KernelFS{k}); err != nil {
+		if err := k.Mount(os.Args[1], 0); err != nil {
 			fmt.Fprintf(os.Stderr, "nspawn: %v\n", err)
 			return 1
 		}
