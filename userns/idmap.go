@@ -1,0 +1,66 @@
+package userns
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// holderArg0 marks nspawn re-executed only to own a user namespace until
+// nspawn has taken a reference to it.
+const holderArg0 = "nspawn-userns"
+
+// IsHolder says whether this process is such a holder.
+func IsHolder() bool { return len(os.Args) > 0 && os.Args[0] == holderArg0 }
+
+// HolderMain waits to be killed.
+func HolderMain() {
+	for {
+		unix.Pause()
+	}
+}
+
+// hostRootInMap is where an ID-mapped tree puts the host's root, as
+// systemd-nspawn's REMOUNT_IDMAPPING_HOST_ROOT does: nspawn, as host root,
+// can then still create mount points and files in the tree, which land on
+// disk owned by 2147483646, an ID no distribution hands out.
+const hostRootInMap = 2147483646
+
+// MappingNamespace returns an fd of a user namespace for an ID-mapped
+// mount of the tree: the tree's IDs 0..size-1 appear as the host's
+// shift..shift+size-1, the container's range, and host root as
+// 2147483646. The kernel only makes a user namespace for a process, so a
+// short-lived process of nspawn's binary owns it until the fd is taken.
+func MappingNamespace(shift, size uint32) (int, error) {
+	maps := []syscall.SysProcIDMap{
+		{ContainerID: 0, HostID: int(shift), Size: int(size)},
+		{ContainerID: hostRootInMap, HostID: 0, Size: 1},
+	}
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{holderArg0}, &syscall.ProcAttr{
+		Env: []string{"GOMAXPROCS=1"},
+		Sys: &syscall.SysProcAttr{
+			Cloneflags:  unix.CLONE_NEWUSER,
+			UidMappings: maps,
+			GidMappings: maps,
+			Pdeathsig:   syscall.SIGKILL,
+		},
+	})
+	if err != nil {
+		return -1, fmt.Errorf("make a user namespace for the ID-mapped tree: %w", err)
+	}
+	// ForkExec returns once the maps are written and the holder runs.
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	unix.Kill(pid, unix.SIGKILL)
+	var ws unix.WaitStatus
+	for {
+		if _, werr := unix.Wait4(pid, &ws, 0, nil); werr != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return -1, fmt.Errorf("open the ID-mapped tree's user namespace: %w", err)
+	}
+	return fd, nil
+}
