@@ -87,11 +87,33 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 		g.Remove()
 		return nil, nil, fmt.Errorf("open %s: %w", payload, err)
 	}
+	if err := g.delegateTo(spec.Owner); err != nil {
+		g.Remove()
+		return nil, nil, err
+	}
 	if err := g.makeDevicesV1(spec); err != nil {
 		g.Remove()
 		return nil, nil, err
 	}
 	return g, warnings, nil
+}
+
+// delegateTo gives the payload cgroup to uid: the directory and the files
+// systemd hands a delegated unit (cg_set_access), so root inside can make
+// cgroups below it and move processes between them.
+func (g *Group) delegateTo(uid uint32) error {
+	if uid == 0 {
+		return nil
+	}
+	if err := unix.Fchown(g.payload, int(uid), int(uid)); err != nil {
+		return fmt.Errorf("delegate the container's cgroup to UID %d: %w", uid, err)
+	}
+	for _, name := range []string{"cgroup.procs", "cgroup.threads", "cgroup.subtree_control"} {
+		if err := unix.Fchownat(g.payload, name, int(uid), int(uid), 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("delegate the container's cgroup to UID %d: %s: %w", uid, name, err)
+		}
+	}
+	return nil
 }
 
 // lockDir opens dir and takes its lock, or fails with ErrBusy.

@@ -30,6 +30,10 @@ type Spec struct {
 	// Accounting joins, on a hybrid host, the v1 hierarchies that --stats
 	// reads (memory, pids, blkio) even where no limit needs them.
 	Accounting bool
+	// Owner, when not 0, is the host UID of root in a container with a
+	// shifted user namespace: the payload cgroup is delegated to it, as
+	// systemd-nspawn chowns it, so an init inside can make cgroups.
+	Owner uint32
 }
 
 // SupervisorDir is nspawn's own cgroup beside the payload under Supervise.

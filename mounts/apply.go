@@ -17,14 +17,27 @@ import (
 // point: the container's mount namespace is copied from this one, and what
 // is mounted below the tree after the copy (/proc, /sys) propagates into
 // it. The thread must be locked and die with the container.
-func Stage(root string) error {
+//
+// With mapNS, a user namespace's fd (0 for none), the tree is an ID-mapped mount
+// of itself, its owners shifted through mapNS's map (see MapTree).
+func Stage(root string, mapNS int) error {
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("make a mount namespace for the tree: %w", err)
 	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make / a slave mount: %w", err)
 	}
-	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if mapNS > 0 {
+		tree, err := MapTree(root, mapNS)
+		if err != nil {
+			return err
+		}
+		err = unix.MoveMount(tree, "", unix.AT_FDCWD, root, unix.MOVE_MOUNT_F_EMPTY_PATH)
+		unix.Close(tree)
+		if err != nil {
+			return fmt.Errorf("mount the ID-mapped %s: %w", root, err)
+		}
+	} else if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s onto itself: %w", root, err)
 	}
 	if err := unix.Mount("", root, "", unix.MS_SHARED, ""); err != nil {
@@ -71,17 +84,41 @@ func SealExecutable() (string, error) {
 }
 
 // Prepare makes the tree, in the container's own mount namespace, a mount
-// of that namespace: pivot_root refuses a new root that was locked when the
-// namespace was copied from nspawn's, and a recursive bind of it is the
-// container's own while every mount below it stays locked. Without a user
-// namespace the copy still shares nspawn's propagation, which pivot_root
-// refuses too: everything becomes a slave first.
-func Prepare(root string) error {
+// of that namespace and the working directory: pivot_root refuses a new
+// root that was locked when the namespace was copied from nspawn's, and a
+// recursive copy of it is the container's own while every mount below it
+// stays locked. Without a user namespace the copy still shares nspawn's
+// propagation, which pivot_root refuses too: everything becomes a slave
+// first.
+//
+// The tree is found as the working directory the child stage inherited
+// (StageDir), not by its path: root of a shifted container is an
+// unprivileged host user, who may not pass the directories above the tree
+// (/var/lib/machines is 0700).
+func Prepare() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make / a slave mount: %w", err)
 	}
-	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind %s onto itself: %w", root, err)
+	tree, err := unix.OpenTree(unix.AT_FDCWD, ".", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("copy the tree: %w", err)
+	}
+	defer unix.Close(tree)
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, ".", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount the tree's copy: %w", err)
+	}
+	if err := unix.Fchdir(tree); err != nil {
+		return fmt.Errorf("enter the tree: %w", err)
+	}
+	return nil
+}
+
+// StageDir makes the tree at root the calling thread's working directory,
+// for the child stage to inherit (see Prepare). The thread must have a
+// filesystem context of its own, as Stage's unshare gives it.
+func StageDir(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("chdir %s: %w", root, err)
 	}
 	return nil
 }
@@ -258,15 +295,13 @@ func readOnly(root, target string, recursive bool) error {
 	return nil
 }
 
-// PivotRoot makes root the new / and detaches the old root entirely. The
-// pivot_root(".", ".") form stacks the old root on the new one, so nothing
-// has to be created in the tree for it.
-func PivotRoot(root string) error {
-	if err := unix.Chdir(root); err != nil {
-		return fmt.Errorf("chdir %s: %w", root, err)
-	}
+// PivotRoot makes the working directory, the tree (Prepare), the new /
+// and detaches the old root entirely. The pivot_root(".", ".") form
+// stacks the old root on the new one, so nothing has to be created in the
+// tree for it.
+func PivotRoot() error {
 	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root into %s: %w", root, err)
+		return fmt.Errorf("pivot_root into the tree: %w", err)
 	}
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detach the old root: %w", err)

@@ -79,7 +79,7 @@ func ParseBind(spec string, readOnly bool, cwd string) (Step, error) {
 				s.Recursive = false
 			case "noidmap":
 			case "idmap", "rootidmap", "owneridmap":
-				return Step{}, fmt.Errorf("option %q needs --private-users, which is not supported yet", opt)
+				return Step{}, fmt.Errorf("option %q is not supported yet (ID-mapped binds)", opt)
 			default:
 				return Step{}, fmt.Errorf("unknown option %q (use rbind or norbind)", opt)
 			}

@@ -2,6 +2,7 @@ package mounts
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -63,5 +64,25 @@ func TestParseTmpfs(t *testing.T) {
 		if err != nil || got.Target != tc.target || got.Data != tc.data || got.FSType != "tmpfs" {
 			t.Errorf("ParseTmpfs(%q) = %+v, %v; want target %s data %s", tc.spec, got, err, tc.target, tc.data)
 		}
+	}
+}
+
+func TestOwnedBy(t *testing.T) {
+	std := Standard()
+	steps := OwnedBy(std, 0x80000)
+	for _, s := range steps {
+		switch s.FSType {
+		case "tmpfs":
+			if !strings.HasSuffix(s.Data, ",uid=524288,gid=524288") {
+				t.Errorf("%s: %q lacks the owner", s.Target, s.Data)
+			}
+		case "devpts":
+			if !strings.Contains(s.Data, ",gid=524293") || strings.Contains(s.Data, "gid=5,") {
+				t.Errorf("devpts: %q, want the shifted tty group", s.Data)
+			}
+		}
+	}
+	if std[0].Data != Standard()[0].Data {
+		t.Error("OwnedBy changed the steps given to it")
 	}
 }

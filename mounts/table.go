@@ -1,6 +1,11 @@
 package mounts
 
-import "golang.org/x/sys/unix"
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
 
 // tmpfs size limits, as systemd-nspawn sets them (src/shared/mount-util.h:
 // TMPFS_LIMITS_*), so a payload cannot fill the host's memory through
@@ -74,4 +79,32 @@ func Standard() []Step {
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/run", Flags: noSuidDev, Data: "mode=0755" + limitsRun},
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/tmp", Flags: noSuidDev, Data: "mode=01777" + limitsNested},
 	}
+}
+
+// OwnedBy gives the tmpfs and devpts instances among steps to uid, the
+// host's ID of root in a shifted container, as systemd-nspawn's
+// tmpfs_patch_options() and setup_pts() do: nspawn mounts them from the
+// host, where they would belong to host root, an ID the container cannot
+// write as. devpts's tty group is the container's GID 5.
+func OwnedBy(steps []Step, uid uint32) []Step {
+	out := make([]Step, len(steps))
+	for i, s := range steps {
+		if s.Kind == KindFS {
+			switch s.FSType {
+			case "tmpfs":
+				s.Data = joinOptions(s.Data, fmt.Sprintf("uid=%d,gid=%d", uid, uid))
+			case "devpts":
+				s.Data = strings.Replace(s.Data, ",gid=5", fmt.Sprintf(",gid=%d", uid+5), 1)
+			}
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func joinOptions(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "," + b
 }
