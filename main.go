@@ -9,11 +9,15 @@ import (
 
 	"github.com/nspawn/nspawn/cgroup"
 	"github.com/nspawn/nspawn/nspawn"
+	"github.com/nspawn/nspawn/userns"
 )
 
 func main() {
 	if nspawn.IsChild() {
 		nspawn.Child()
+	}
+	if userns.IsHolder() {
+		userns.HolderMain()
 	}
 	if cgroup.IsReaper() {
 		os.Exit(cgroup.ReaperMain())

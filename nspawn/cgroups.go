@@ -180,6 +180,9 @@ func placeInCgroup(plan *Plan) (*placement, error) {
 
 // create makes the cgroup of spec and starts its reaper.
 func (p *placement) create(plan *Plan, spec cgroup.Spec) error {
+	if plan.UserNS.Shifted() {
+		spec.Owner = plan.UserNS.Shift
+	}
 	group, warnings, err := cgroup.Create(spec)
 	if errors.Is(err, cgroup.ErrBusy) {
 		if plan.Cgroup.KeepUnit {

@@ -88,13 +88,13 @@ func setupAndExec(status *os.File) error {
 
 	// Modes come from the plan, not from whatever umask nspawn inherited.
 	unix.Umask(0)
-	if err := mounts.Prepare(plan.Root); err != nil {
+	if err := mounts.Prepare(); err != nil {
 		return err
 	}
-	if _, err := mounts.Apply(plan.Root, plan.ChildMounts); err != nil {
+	if err := mounts.PivotRoot(); err != nil {
 		return err
 	}
-	if err := mounts.PivotRoot(plan.Root); err != nil {
+	if _, err := mounts.Apply("/", plan.ChildMounts); err != nil {
 		return err
 	}
 	if err := unix.Sethostname([]byte(plan.Hostname)); err != nil {

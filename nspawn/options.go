@@ -37,14 +37,15 @@ type Options struct {
 	KeepUnit     bool
 	Stats        string
 	// Security (security.go).
-	PrivateUsers        string
-	Capabilities        []string
-	DropCapabilities    []string
-	AmbientCapabilities []string
-	NoNewPrivileges     string
-	SystemCallFilter    []string
-	Console             string
-	Pipe                bool
+	PrivateUsers          string
+	PrivateUsersOwnership string
+	Capabilities          []string
+	DropCapabilities      []string
+	AmbientCapabilities   []string
+	NoNewPrivileges       string
+	SystemCallFilter      []string
+	Console               string
+	Pipe                  bool
 	// PrivateNetwork is accepted for systemd-nspawn compatibility: a
 	// private network is our default already.
 	PrivateNetwork bool
@@ -97,7 +98,16 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVar(&o.KeepUnit, "keep-unit", false, "Stay in nspawn's own unit (or cgroup) instead of making a scope for the container")
 	fs.StringVar(&o.Stats, "stats", "", "At exit, print what the container used: one line, json, or json into the file FILE")
 	fs.Lookup("stats").NoOptDefVal = "line"
-	fs.StringVar(&o.PrivateUsers, "private-users", "", "User namespace: identity (the default: every ID maps onto itself, mounts locked), or no (none, as systemd-nspawn's default; nested containers need it)")
+	fs.StringVar(&o.PrivateUsers, "private-users", "", "User namespace: identity (the default: every ID maps onto itself, mounts locked), no (none; nested containers need it), pick (a free 64K range), yes (the tree's own range) or UID[:COUNT]")
+	fs.Lookup("private-users").NoOptDefVal = "yes"
+	// -U has no long name in systemd-nspawn; pflag needs one, kept out
+	// of --help, which shows -U alone.
+	fs.VarP(setTo{&o.PrivateUsers, "pick"}, "private-users-pick", "U", "Same as --private-users=pick --private-users-ownership=auto")
+	fs.Lookup("private-users-pick").NoOptDefVal = "true"
+	fs.Lookup("private-users-pick").Hidden = true
+	fs.StringVar(&o.PrivateUsersOwnership, "private-users-ownership", "", "How the tree's files are owned by a shifted range: off, chown (the tree is chowned into it), map (an ID-mapped mount) or auto (map, else chown; the default with pick)")
+	fs.Var(setTo{&o.PrivateUsersOwnership, "chown"}, "private-users-chown", "Same as --private-users-ownership=chown")
+	fs.Lookup("private-users-chown").NoOptDefVal = "true"
 	fs.StringArrayVar(&o.Capabilities, "capability", nil, "Give root in the container these capabilities too (CAP_NAME,..., or all)")
 	fs.StringArrayVar(&o.DropCapabilities, "drop-capability", nil, "Take these capabilities from root in the container (CAP_NAME,..., or all)")
 	fs.StringArrayVar(&o.AmbientCapabilities, "ambient-capability", nil, "Raise these capabilities in the payload's ambient set, so a non-root --user has them too")
@@ -109,31 +119,32 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVar(&o.Version, "version", false, "Show the version")
 	// Argument names for --help and the manual page.
 	for name, arg := range map[string]string{
-		"directory":          "PATH",
-		"machine":            "NAME",
-		"hostname":           "NAME",
-		"uuid":               "UUID",
-		"user":               "USER",
-		"chdir":              "PATH",
-		"setenv":             "NAME[=VALUE]",
-		"kill-signal":        "SIGNAL",
-		"bind":               "SRC[:DST[:OPTS]]",
-		"bind-ro":            "SRC[:DST[:OPTS]]",
-		"tmpfs":              "PATH[:OPTS]",
-		"console":            "MODE",
-		"notify-ready":       "BOOL",
-		"resolv-conf":        "MODE",
-		"timezone":           "MODE",
-		"slice":              "SLICE",
-		"property":           "NAME=VALUE",
-		"register":           "BOOL",
-		"stats":              "[line|json|FILE]",
-		"private-users":      "MODE",
-		"capability":         "CAPS",
-		"drop-capability":    "CAPS",
-		"ambient-capability": "CAPS",
-		"no-new-privileges":  "BOOL",
-		"system-call-filter": "LIST",
+		"directory":               "PATH",
+		"machine":                 "NAME",
+		"hostname":                "NAME",
+		"uuid":                    "UUID",
+		"user":                    "USER",
+		"chdir":                   "PATH",
+		"setenv":                  "NAME[=VALUE]",
+		"kill-signal":             "SIGNAL",
+		"bind":                    "SRC[:DST[:OPTS]]",
+		"bind-ro":                 "SRC[:DST[:OPTS]]",
+		"tmpfs":                   "PATH[:OPTS]",
+		"console":                 "MODE",
+		"notify-ready":            "BOOL",
+		"resolv-conf":             "MODE",
+		"timezone":                "MODE",
+		"slice":                   "SLICE",
+		"property":                "NAME=VALUE",
+		"register":                "BOOL",
+		"stats":                   "[line|json|FILE]",
+		"private-users":           "MODE",
+		"private-users-ownership": "MODE",
+		"capability":              "CAPS",
+		"drop-capability":         "CAPS",
+		"ambient-capability":      "CAPS",
+		"no-new-privileges":       "BOOL",
+		"system-call-filter":      "LIST",
 	} {
 		fs.SetAnnotation(name, "arg", []string{arg})
 	}
@@ -165,7 +176,9 @@ func WriteHelp(w io.Writer) {
 	fs.VisitAll(func(f *pflag.Flag) {
 		// systemd-nspawn's layout: "-D --directory=PATH  Text".
 		name := "   --" + f.Name
-		if f.Shorthand != "" {
+		if f.Hidden {
+			name = "-" + f.Shorthand
+		} else if f.Shorthand != "" {
 			name = "-" + f.Shorthand + " --" + f.Name
 		}
 		if arg := f.Annotations["arg"]; len(arg) > 0 {
@@ -175,3 +188,23 @@ func WriteHelp(w io.Writer) {
 	})
 	io.WriteString(w, b.String())
 }
+
+// setTo is a boolean option that, when given, sets another option to val:
+// systemd-nspawn's shorthands (-U, --private-users-chown) and the options
+// they stand for then override each other in command-line order, as with
+// getopt.
+type setTo struct {
+	dst *string
+	val string
+}
+
+func (s setTo) Set(v string) error {
+	on, err := parseBool(v)
+	if err == nil && on {
+		*s.dst = s.val
+	}
+	return err
+}
+func (s setTo) String() string   { return "false" }
+func (s setTo) Type() string     { return "bool" }
+func (s setTo) IsBoolFlag() bool { return true }

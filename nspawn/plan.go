@@ -13,6 +13,7 @@ import (
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/pty"
 	"github.com/nspawn/nspawn/security"
+	"github.com/nspawn/nspawn/userns"
 	"github.com/nspawn/nspawn/users"
 )
 
@@ -37,6 +38,12 @@ type Plan struct {
 	// which is only its cgroup when CLONE_INTO_CGROUP put it there.
 	LateCgroupNS   bool
 	PrivateNetwork bool
+	// UserNS is the user namespace (with CLONE_NEWUSER): how the
+	// container's IDs map onto the host's and who owns the tree.
+	// TreeMapNS, an fd when not 0, is the user namespace whose map an
+	// ID-mapped mount of the tree shows it through.
+	UserNS    userns.Config `wire:"-"`
+	TreeMapNS int           `wire:"-"`
 
 	// Mounts are made by nspawn in its staging mount namespace before the
 	// container exists, Kernel and LateMounts (those below /proc and /sys)
@@ -173,6 +180,9 @@ func BuildPlan(o *Options, host Host) (*Plan, error) {
 	p.Mounts, p.LateMounts = splitKernelMounts(p.Mounts)
 	p.Kernel = mounts.Kernel()
 	p.ChildMounts = mounts.Namespaced(p.Cgroup.Spec.Layout.Unified != "")
+	if err := p.planUserNS(o); err != nil {
+		return nil, err
+	}
 	if err := p.planSecurity(o); err != nil {
 		return nil, err
 	}

@@ -80,6 +80,9 @@ func run(plan *Plan) int {
 	// which lives as long as the container, since PR_SET_PDEATHSIG fires
 	// when the forking thread exits.
 	runtime.LockOSThread()
+	if err := settleUserNS(plan); err != nil {
+		return fail(err)
+	}
 	for {
 		status, reboot := runOnce(plan)
 		if !reboot {

@@ -4,24 +4,12 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/nspawn/nspawn/security"
 )
 
-// planSecurity decides the user namespace and what root in the container
-// may do: capabilities, no_new_privs and the system call filter.
+// planSecurity decides what root in the container may do: capabilities,
+// no_new_privs and the system call filter.
 func (p *Plan) planSecurity(o *Options) error {
-	switch strings.ToLower(o.PrivateUsers) {
-	case "", "identity":
-		p.Cloneflags |= unix.CLONE_NEWUSER
-	default:
-		on, err := parseBool(o.PrivateUsers)
-		if err != nil || on {
-			return fmt.Errorf("--private-users=%s: not supported; use identity (the default) or no", o.PrivateUsers)
-		}
-	}
-
 	caps := security.Capabilities(p.PrivateNetwork)
 	for _, c := range []struct {
 		flag   string

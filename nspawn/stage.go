@@ -13,15 +13,6 @@ import (
 	"github.com/nspawn/nspawn/security"
 )
 
-// identityMap maps every user and group ID onto itself but the last,
-// 4294967294 ((uid_t)-2): the container's root is the host's UID 0 to the
-// filesystem, but holds capabilities only within the container's own
-// namespaces. systemd takes a map of all 2^32-1 IDs for the initial user
-// namespace (running_in_userns()) and would then try mounts no user
-// namespace may make (hugetlbfs, fusectl), failing their units; one ID
-// less tells it the truth.
-var identityMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 2}}
-
 // startChild assembles the container's tree and starts the child stage in
 // its namespaces, from a thread of its own: that thread's private mount
 // namespace is where the tree is built, and the container's is copied from
@@ -50,7 +41,7 @@ func startChild(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (pid
 }
 
 func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, error) {
-	if err := mounts.Stage(plan.Root); err != nil {
+	if err := mounts.Stage(plan.Root, plan.TreeMapNS); err != nil {
 		return 0, err
 	}
 	// This thread's own umask since Stage: modes come from the plan.
@@ -69,6 +60,14 @@ func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, 
 	if err != nil {
 		return 0, err
 	}
+	if err := mounts.StageDir(plan.Root); err != nil {
+		return 0, err
+	}
+	childExe, closeExe, err := execPath(exe)
+	if err != nil {
+		return 0, err
+	}
+	defer closeExe()
 	if lastPID := hostLastPID(plan); lastPID != nil {
 		files = append(files, lastPID...) // lastPIDFD in the child
 		defer unix.Close(int(lastPID[0]))
@@ -85,10 +84,15 @@ func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, 
 		CgroupFD:    cgroupFD,
 	}
 	if plan.Cloneflags&unix.CLONE_NEWUSER != 0 {
-		sys.UidMappings, sys.GidMappings = identityMap, identityMap
+		sys.UidMappings = idMaps(plan.UserNS)
+		sys.GidMappings = sys.UidMappings
 		sys.GidMappingsEnableSetgroups = true
+		// Root inside, before the exec: nspawn's own IDs are not in a
+		// shifted map, and an exec by an unmapped user drops every
+		// capability the new namespace gave.
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	pid, err := syscall.ForkExec(exe, []string{childArg0}, &syscall.ProcAttr{
+	pid, err := syscall.ForkExec(childExe, []string{childArg0}, &syscall.ProcAttr{
 		Env:   []string{"GOMAXPROCS=1"},
 		Files: files,
 		Sys:   sys,
@@ -121,6 +125,25 @@ func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, 
 	}
 	warn(plan, warnings)
 	return pid, nil
+}
+
+// execPath names the sealed binary at exe for the child's exec by an fd
+// of it: the child execs as root of its user namespace, which in a
+// shifted one is an unprivileged host UID that may not reach the path
+// (nspawn in a root-only directory), while a process may always follow
+// its own /proc/self/fd. The fd sits above those ForkExec rearranges and
+// closes at the exec.
+func execPath(exe string) (string, func(), error) {
+	fd, err := unix.Open(exe, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, fmt.Errorf("open nspawn's binary: %w", err)
+	}
+	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 100)
+	unix.Close(fd)
+	if err != nil {
+		return "", nil, fmt.Errorf("open nspawn's binary: %w", err)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", high), func() { unix.Close(high) }, nil
 }
 
 // splitFlagChanges splits off the leading steps that change the flags of

@@ -1,0 +1,151 @@
+package nspawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/mounts"
+	"github.com/nspawn/nspawn/userns"
+)
+
+// identityMap maps every user and group ID onto itself but the last,
+// 4294967294 ((uid_t)-2): the container's root is the host's UID 0 to the
+// filesystem, but holds capabilities only within the container's own
+// namespaces. systemd takes a map of all 2^32-1 IDs for the initial user
+// namespace (running_in_userns()) and would then try mounts no user
+// namespace may make (hugetlbfs, fusectl), failing their units; one ID
+// less tells it the truth.
+var identityMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 2}}
+
+// planUserNS decides the user namespace from --private-users, -U and
+// --private-users-ownership, with systemd-nspawn's rules. A picked range
+// is only chosen when nspawn runs (settleUserNS).
+func (p *Plan) planUserNS(o *Options) error {
+	c, err := userns.ParseSpec(o.PrivateUsers)
+	if err != nil {
+		return fmt.Errorf("--private-users=%s: %v", o.PrivateUsers, err)
+	}
+	if c.Mode != userns.Off {
+		p.Cloneflags |= unix.CLONE_NEWUSER
+	}
+	c.Ownership = userns.OwnershipOff
+	if c.Mode == userns.Pick {
+		c.Ownership = userns.OwnershipAuto
+	}
+	if o.PrivateUsersOwnership != "" {
+		if c.Ownership, err = userns.ParseOwnership(o.PrivateUsersOwnership); err != nil {
+			return fmt.Errorf("--private-users-ownership=%s: %v", o.PrivateUsersOwnership, err)
+		}
+	}
+	if c.FromTree || c.Mode == userns.Pick {
+		// The tree's own range: the shift for yes, the first
+		// candidate for pick.
+		if c.Shift, err = userns.TreeBase(p.Root); err != nil {
+			return fmt.Errorf("--private-users=%s: %v", o.PrivateUsers, err)
+		}
+		if c.Shift != 0 {
+			// A tree chowned before: chown keeps it, a map cannot.
+			switch c.Ownership {
+			case userns.OwnershipAuto:
+				c.Ownership = userns.OwnershipChown
+			case userns.OwnershipMap:
+				return fmt.Errorf("--private-users-ownership=map: %s is owned by the range from %d, chowned before; an ID-mapped mount needs a tree owned from 0 (use chown)", p.Root, c.Shift)
+			}
+		}
+	}
+	if c.Mode == userns.Fixed || c.Mode == userns.Pick {
+		if c.Ownership == userns.OwnershipChown && o.ReadOnly {
+			return fmt.Errorf("--read-only and --private-users-ownership=chown exclude each other: chown changes the tree (use map)")
+		}
+		if c.Ownership == userns.OwnershipChown && (c.Shift%userns.RangeSize != 0 || c.Size != userns.RangeSize) {
+			return fmt.Errorf("--private-users-ownership=chown: the range must be 65536 IDs from a multiple of 65536, not %d:%d", c.Shift, c.Size)
+		}
+	}
+	p.UserNS = c
+	return nil
+}
+
+// settleUserNS settles what planUserNS left to the run, once for all of
+// nspawn's life: it picks the range (held until nspawn exits), decides
+// between an ID-mapped tree and a chown, and chowns the tree if so. It
+// changes the tree only for chown, which is asked for.
+func settleUserNS(plan *Plan) error {
+	c := &plan.UserNS
+	if c.Mode == userns.Pick {
+		// The lease is never released: nspawn's exit gives the range
+		// back, whenever and however it comes.
+		shift, _, err := userns.PickRange(plan.Machine, c.Shift)
+		if err != nil {
+			return fmt.Errorf("--private-users=pick: %w", err)
+		}
+		c.Shift = shift
+	}
+	if c.Mode != userns.Fixed && c.Mode != userns.Pick {
+		return nil
+	}
+	if !plan.Quiet {
+		fmt.Fprintf(os.Stderr, "Selected user namespace base %d and range %d.\n", c.Shift, c.Size)
+	}
+	if (c.Ownership == userns.OwnershipMap || c.Ownership == userns.OwnershipAuto) && c.Shift != 0 {
+		ns, err := mappedTree(plan.Root, c.Shift, c.Size)
+		switch {
+		case err == nil:
+			plan.TreeMapNS = ns
+			c.Ownership = userns.OwnershipMap
+		case errors.Is(err, mounts.ErrNoIDMap) && c.Ownership == userns.OwnershipAuto && !readOnlyTree(plan):
+			c.Ownership = userns.OwnershipChown
+		default:
+			return fmt.Errorf("--private-users-ownership=map: %w; use chown", err)
+		}
+	}
+	// Also with a shift of 0, as in systemd-nspawn: that chowns a
+	// shifted tree back.
+	if c.Ownership == userns.OwnershipChown {
+		if err := userns.Chown(plan.Root, c.Shift); err != nil {
+			return fmt.Errorf("--private-users-ownership=chown: %w", err)
+		}
+	}
+	if c.Shifted() {
+		plan.Mounts = mounts.OwnedBy(plan.Mounts, c.Shift)
+	}
+	return nil
+}
+
+// readOnlyTree says whether --read-only asked for the tree to be left
+// alone.
+func readOnlyTree(plan *Plan) bool {
+	for _, m := range plan.Mounts {
+		if m.Kind == mounts.KindReadOnly && m.Target == "/" {
+			return true
+		}
+	}
+	return false
+}
+
+// mappedTree returns the user namespace an ID-mapped mount of the tree
+// takes, after checking the kernel and the tree's filesystem allow one.
+func mappedTree(root string, shift, size uint32) (int, error) {
+	ns, err := userns.MappingNamespace(shift, size)
+	if err != nil {
+		return -1, err
+	}
+	tree, err := mounts.MapTree(root, ns)
+	if err != nil {
+		unix.Close(ns)
+		return -1, err
+	}
+	unix.Close(tree)
+	return ns, nil
+}
+
+// idMaps are the child's UID and GID maps.
+func idMaps(c userns.Config) []syscall.SysProcIDMap {
+	if c.Mode == userns.Fixed || c.Mode == userns.Pick {
+		return []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(c.Shift), Size: int(c.Size)}}
+	}
+	return identityMap
+}
