@@ -38,12 +38,15 @@ cands=(
     "bwrap|bwrap --bind $tree / --proc /proc --dev /dev --unshare-all /bin/true"
     "systemd-nspawn|systemd-nspawn --register=no --keep-unit -q -D $sdn /bin/true"
     "unshare|unshare -mpfiunC --mount-proc /bin/true"
+    # A picked, ID-mapped range (-U): both tools map the tree the same way.
+    "ours -U|$nspawn -q -D $tree -U /bin/true"
+    "systemd-nspawn -U|systemd-nspawn --register=no --keep-unit -q -D $sdn -U /bin/true"
 )
 # Smoke-run each once; hyperfine aborts on a failing command, so drop those.
 args=()
 for c in "${cands[@]}"; do
     n=${c%%|*} cmd=${c#*|}
-    if [[ $n == ours && ! ( -f $nspawn && -x $nspawn ) ]]; then
+    if [[ $n == ours* && ! ( -f $nspawn && -x $nspawn ) ]]; then
         echo "bench.sh: skipping ours: $nspawn not found" >&2; continue
     fi
     if ! out=$($cmd 2>&1); then
@@ -74,6 +77,8 @@ if "ours" in med:
     for o in ("bwrap", "systemd-nspawn", "unshare"):
         if o in med:
             print(f"{'ours/' + o:<20}{med['ours'] / med[o]:>10.2f}")
+if "ours -U" in med and "systemd-nspawn -U" in med:
+    print(f"{'ours/sdn, both -U':<20}{med['ours -U'] / med['systemd-nspawn -U']:>10.2f}")
 EOF
 
 # Boot: seconds to READY=1 and from SIGTERM to exit, booting the systemd

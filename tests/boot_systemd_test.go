@@ -180,3 +180,42 @@ func TestBootSystemdRebootAndPoweroff(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// TestBootSystemdShifted: with -U (a picked range, the tree ID-mapped) the
+// tree's systemd boots to running with no failed units, runs as an
+// unprivileged host UID, manages its delegated cgroup, and the tree's
+// owners on disk stay as they were.
+func TestBootSystemdShifted(t *testing.T) {
+	before := snapshotHost(t)
+	tree := systemdTree(t)
+	b := bootSystemd(t, tree, "-M", "sd-shifted", "-U")
+	b.waitReady(t)
+	b.waitRunning(t)
+	if out, _ := b.inside(t, "systemctl", "is-system-running"); strings.TrimSpace(out) != "running" {
+		t.Errorf("state %q, want running", out)
+	}
+	out, _ := b.inside(t, "sh", "-c", "cat /proc/1/uid_map; systemctl is-active systemd-journald dbus; stat -c %U /var/log/journal")
+	f := strings.Fields(out)
+	if len(f) != 6 || f[0] != "0" || f[1] == "0" || f[3] != "active" || f[4] != "active" || f[5] != "root" {
+		t.Errorf("inside: %q", out)
+	}
+	var st syscall.Stat_t
+	syscall.Stat("/proc/"+strconv.Itoa(b.init(t)), &st)
+	if len(f) > 1 && strconv.Itoa(int(st.Uid)) != f[1] {
+		t.Errorf("PID 1 runs as host UID %d, want the range's base %s", st.Uid, f[1])
+	}
+	if _, err := os.Stat(scopeDir(t, `sd\x2dshifted`) + "/payload/system.slice"); err != nil {
+		t.Errorf("systemd made no system.slice in its delegated cgroup: %v", err)
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	if status := b.wait(t); status != 0 {
+		t.Errorf("status %d after SIGTERM, want 0; stderr %q", status, b.stderr.String())
+	}
+	if err := syscall.Stat(tree+"/etc/passwd", &st); err != nil || st.Uid != 0 {
+		t.Errorf("the ID-mapped tree's /etc/passwd is owned by %d on disk", st.Uid)
+	}
+	checkNoLeaks(t, before)
+	if left := leftLease(t); len(left) > 0 {
+		t.Errorf("left behind: %q", left)
+	}
+}
