@@ -11,8 +11,7 @@ import (
 func TestMachineNameFollowsGivenPath(t *testing.T) {
 	dir := t.TempDir()
 	real := filepath.Join(dir, "bookworm-2026")
-	os.MkdirAll(filepath.Join(real, "bin"), 0o755)
-	os.WriteFile(filepath.Join(real, "bin", "sh"), []byte{}, 0o755)
+	fakeTree(real)
 	os.Symlink(real, filepath.Join(dir, "current"))
 	for dirArg, want := range map[string]string{filepath.Join(dir, "current"): "current", "current": "current", real: "bookworm-2026"} {
 		o, err := ParseOptions([]string{"-D", dirArg, "true"})
@@ -27,4 +26,10 @@ func TestMachineNameFollowsGivenPath(t *testing.T) {
 			t.Errorf("-D %s: machine %q root %q, want %q and %q", dirArg, p.Machine, p.Root, want, real)
 		}
 	}
+}
+
+// fakeTree makes the least a plan accepts as a tree at root: /bin/sh.
+func fakeTree(root string) {
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "bin", "sh"), []byte{}, 0o755)
 }

@@ -15,10 +15,8 @@ func TestPlanUserNS(t *testing.T) {
 	dir := t.TempDir()
 	plain := filepath.Join(dir, "plain")
 	shifted := filepath.Join(dir, "shifted")
-	for _, tree := range []string{plain, shifted} {
-		os.MkdirAll(filepath.Join(tree, "bin"), 0o755)
-		os.WriteFile(filepath.Join(tree, "bin", "sh"), []byte{}, 0o755)
-	}
+	fakeTree(plain)
+	fakeTree(shifted)
 	if err := os.Chown(shifted, 0x70000+1, 0x70000+1); err != nil {
 		t.Skip("cannot chown:", err)
 	}
