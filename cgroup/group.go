@@ -37,6 +37,8 @@ type Group struct {
 	// nspawn or its reaper may still act on it: a later nspawn of the same
 	// name waits for it instead of racing the reaper of a killed one.
 	lock int
+	// reaper removes the group if nspawn dies without doing so.
+	reaper *Reaper
 }
 
 // ErrBusy means the scope exists and is held: a running container of the
@@ -72,31 +74,40 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 	if g.lock, err = lockDir(g.lockDir()); err != nil {
 		return nil, nil, err
 	}
+	// The reaper as soon as there is a lock for it to hold, before the
+	// limits and v1 directories: a SIGKILL from here on leaves nothing.
+	if g.reaper, err = startReaper(g, spec.Layout); err != nil {
+		g.Remove()
+		return nil, nil, err
+	}
+	fail := func(err error) (*Group, []string, error) {
+		g.Remove()
+		g.reaper.Done()
+		return nil, nil, err
+	}
 	if spec.Supervise && spec.Path != "/" {
 		if err := g.supervise(); err != nil {
-			g.Remove()
-			return nil, nil, err
+			return fail(err)
 		}
 	}
 	if warnings, err = g.limit(spec); err != nil {
-		g.Remove()
-		return nil, nil, err
+		return fail(err)
 	}
 	payload := g.Dir() + "/" + PayloadDir
 	if g.payload, err = unix.Open(payload, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
-		g.Remove()
-		return nil, nil, fmt.Errorf("open %s: %w", payload, err)
+		return fail(fmt.Errorf("open %s: %w", payload, err))
 	}
 	if err := g.delegateTo(spec.Owner); err != nil {
-		g.Remove()
-		return nil, nil, err
+		return fail(err)
 	}
 	if err := g.makeDevicesV1(spec); err != nil {
-		g.Remove()
-		return nil, nil, err
+		return fail(err)
 	}
 	return g, warnings, nil
 }
+
+// Reaper is the group's reaper, for nspawn to tell it is done.
+func (g *Group) Reaper() *Reaper { return g.reaper }
 
 // delegateTo gives the payload cgroup to uid: the directory and the files
 // systemd hands a delegated unit (cg_set_access), so root inside can make

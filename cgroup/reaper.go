@@ -27,12 +27,15 @@ type Reaper struct {
 	w   int
 }
 
-// StartReaper starts the reaper of g. It holds g's lock (fd 5) until it
-// exits, so a new nspawn of the same name waits for its cleanup.
+// startReaper starts the reaper of g, which Create calls as soon as g is
+// locked. The reaper holds g's lock (fd 5) until it exits, so a new nspawn
+// of the same name waits for its cleanup. It is told every v1 hierarchy
+// the scope may get a directory on, since those come after it.
 //
-// Between Create and StartReaper lies a moment in which a SIGKILL leaves an
-// empty scope behind; the next start of the same name removes it.
-func StartReaper(g *Group) (*Reaper, error) {
+// Between the scope's mkdir and the reaper's fork lies a moment (well
+// under a millisecond) in which a SIGKILL leaves an empty scope behind;
+// the next start of the same name removes it.
+func startReaper(g *Group, l Layout) (*Reaper, error) {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("cgroup reaper: %w", err)
@@ -45,10 +48,14 @@ func StartReaper(g *Group) (*Reaper, error) {
 	}
 	defer unix.Close(null)
 	owned := "existing"
+	var v1 []string
 	if g.owned {
 		owned = "owned"
+		for _, root := range v1Roots(l) {
+			v1 = append(v1, root+g.path)
+		}
 	}
-	args := append([]string{reaperArg0, g.root, g.path, owned}, g.v1...)
+	args := append([]string{reaperArg0, g.root, g.path, owned}, v1...)
 	attr := &syscall.ProcAttr{
 		Dir: "/",
 		// fd 0 the pipe; fds 3 and 4 for the waiting program; 5 the lock.

@@ -178,7 +178,7 @@ func placeInCgroup(plan *Plan) (*placement, error) {
 	return p, nil
 }
 
-// create makes the cgroup of spec and starts its reaper.
+// create makes the cgroup of spec, with its reaper.
 func (p *placement) create(plan *Plan, spec cgroup.Spec) error {
 	if plan.UserNS.Shifted() {
 		spec.Owner = plan.UserNS.Shift
@@ -198,11 +198,7 @@ func (p *placement) create(plan *Plan, spec cgroup.Spec) error {
 			fmt.Fprintf(os.Stderr, "nspawn: %s\n", w)
 		}
 	}
-	reaper, err := cgroup.StartReaper(group)
-	if err != nil {
-		group.Remove()
-		return err
-	}
+	reaper := group.Reaper()
 	p.group, p.reaper = group, reaper
 	warnings, err = group.RestrictDevices(spec)
 	if err != nil {
