@@ -82,7 +82,6 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 	}
 	fail := func(err error) (*Group, []string, error) {
 		g.Remove()
-		g.reaper.Done()
 		return nil, nil, err
 	}
 	if spec.Supervise && spec.Path != "/" {
@@ -105,9 +104,6 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 	}
 	return g, warnings, nil
 }
-
-// Reaper is the group's reaper, for nspawn to tell it is done.
-func (g *Group) Reaper() *Reaper { return g.reaper }
 
 // delegateTo gives the payload cgroup to uid: the directory and the files
 // systemd hands a delegated unit (cg_set_access), so root inside can make
@@ -245,8 +241,13 @@ func (g *Group) PayloadFD() int { return g.payload }
 
 // Remove kills every process left in the container's cgroup and removes
 // it: the scope and the slices above it that are left empty, or only the
-// payload cgroup in an existing scope.
+// payload cgroup in an existing scope. Then its reaper is told it has
+// nothing left to do.
 func (g *Group) Remove() error {
+	if g.reaper != nil {
+		defer func(r *Reaper) { r.Done() }(g.reaper)
+		g.reaper = nil
+	}
 	if g.payload >= 0 {
 		unix.Close(g.payload)
 		g.payload = -1

@@ -139,12 +139,12 @@ func limitsHost() cgroup.Host {
 	return h
 }
 
-// placement is the container's cgroup, the reaper that removes it should
-// nspawn be killed before it can, and its registration with systemd.
+// placement is the container's cgroup (with the reaper that removes it
+// should nspawn be killed before it can) and its registration with
+// systemd.
 type placement struct {
-	group  *cgroup.Group
-	reaper *cgroup.Reaper
-	reg    *machine.Registration
+	group *cgroup.Group
+	reg   *machine.Registration
 }
 
 // placeInCgroup creates the container's cgroup before the child exists,
@@ -198,12 +198,10 @@ func (p *placement) create(plan *Plan, spec cgroup.Spec) error {
 			fmt.Fprintf(os.Stderr, "nspawn: %s\n", w)
 		}
 	}
-	reaper := group.Reaper()
-	p.group, p.reaper = group, reaper
+	p.group = group
 	warnings, err = group.RestrictDevices(spec)
 	if err != nil {
 		group.Remove()
-		reaper.Done()
 		return err
 	}
 	if !plan.Quiet {
@@ -302,7 +300,6 @@ func (p *placement) finish(plan *Plan, ran bool, status int) {
 			reportUsage(plan, p.group.Stats(), status)
 		}
 		p.group.Remove()
-		p.reaper.Done()
 	}
 	p.reg.Close()
 }
