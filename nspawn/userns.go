@@ -57,7 +57,7 @@ func (p *Plan) planUserNS(o *Options) error {
 			}
 		}
 	}
-	if c.Mode == userns.Fixed || c.Mode == userns.Pick {
+	if c.Ranged() {
 		if c.Ownership == userns.OwnershipChown && o.ReadOnly {
 			return fmt.Errorf("--read-only and --private-users-ownership=chown exclude each other: chown changes the tree (use map)")
 		}
@@ -84,7 +84,7 @@ func settleUserNS(plan *Plan) error {
 		}
 		c.Shift = shift
 	}
-	if c.Mode != userns.Fixed && c.Mode != userns.Pick {
+	if !c.Ranged() {
 		return nil
 	}
 	if !plan.Quiet {
@@ -144,7 +144,7 @@ func mappedTree(root string, shift, size uint32) (int, error) {
 
 // idMaps are the child's UID and GID maps.
 func idMaps(c userns.Config) []syscall.SysProcIDMap {
-	if c.Mode == userns.Fixed || c.Mode == userns.Pick {
+	if c.Ranged() {
 		return []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(c.Shift), Size: int(c.Size)}}
 	}
 	return identityMap

@@ -53,10 +53,12 @@ type Config struct {
 	Ownership Ownership
 }
 
+// Ranged says whether the container's IDs are a range of their own
+// (Fixed or Pick), which ownership applies to.
+func (c Config) Ranged() bool { return c.Mode == Fixed || c.Mode == Pick }
+
 // Shifted says whether container IDs differ from the host's.
-func (c Config) Shifted() bool {
-	return (c.Mode == Fixed || c.Mode == Pick) && c.Shift != 0
-}
+func (c Config) Shifted() bool { return c.Ranged() && c.Shift != 0 }
 
 // ParseSpec parses --private-users's value with systemd-nspawn's meaning:
 // a boolean, "pick", "identity", or UID[:COUNT]. All-digit values are never
