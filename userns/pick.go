@@ -1,7 +1,6 @@
 package userns
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/users"
 )
 
 // The window systemd-nspawn picks ranges from (UID_SHIFT_PICK_MIN/MAX):
@@ -169,26 +170,10 @@ func overlaps(used []idRange, base uint32) bool {
 // ID of a range, as systemd-nspawn checks the range's first and last IDs
 // (read here from the files: nspawn has no NSS).
 func hostIDs() func(base uint32) bool {
-	var ids []uint64
-	for _, file := range []string{"/etc/passwd", "/etc/group"} {
-		f, err := os.Open(file)
-		if err != nil {
-			continue
-		}
-		s := bufio.NewScanner(f)
-		for s.Scan() {
-			fields := strings.Split(s.Text(), ":")
-			if len(fields) > 2 {
-				if id, err := strconv.ParseUint(fields[2], 10, 32); err == nil {
-					ids = append(ids, id)
-				}
-			}
-		}
-		f.Close()
-	}
+	ids := users.NamedIDs("/etc/passwd", "/etc/group")
 	return func(base uint32) bool {
 		for _, id := range ids {
-			if id >= uint64(base) && id < uint64(base)+RangeSize {
+			if id >= base && uint64(id) < uint64(base)+RangeSize {
 				return true
 			}
 		}

@@ -97,6 +97,29 @@ func supplementaryGroups(file, user string, primary uint32) ([]uint32, error) {
 	return gids, err
 }
 
+// NamedIDs lists the UIDs a passwd file and the GIDs a group file name,
+// as far as they can be read.
+func NamedIDs(passwdPath, groupPath string) []uint32 {
+	var ids []uint32
+	for _, file := range []struct {
+		path   string
+		fields int
+	}{{passwdPath, 7}, {groupPath, 4}} {
+		f, err := os.Open(file.path)
+		if err != nil {
+			continue
+		}
+		eachLine(f, file.fields, func(fields []string) bool {
+			if id, err := strconv.ParseUint(fields[2], 10, 32); err == nil {
+				ids = append(ids, uint32(id))
+			}
+			return true
+		})
+		f.Close()
+	}
+	return ids
+}
+
 // eachLine calls fn with the colon-separated fields of every line of a
 // passwd-style file that has exactly n fields, until fn returns false.
 func eachLine(r io.Reader, n int, fn func([]string) bool) error {

@@ -45,3 +45,17 @@ func TestLookupRootWithoutPasswd(t *testing.T) {
 		t.Fatalf("Lookup(root) in a tree without passwd = %+v, %v", got, err)
 	}
 }
+
+func TestNamedIDs(t *testing.T) {
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	group := filepath.Join(dir, "group")
+	os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/bash\n# comment\nbroken:line\nsvc:x:524289:524289::/:/bin/false\n"), 0o644)
+	os.WriteFile(group, []byte("root:x:0:\nwheel:x:10:alice\nbad:x:notanumber:\n"), 0o644)
+	if got := NamedIDs(passwd, group); !reflect.DeepEqual(got, []uint32{0, 524289, 0, 10}) {
+		t.Errorf("NamedIDs = %v", got)
+	}
+	if got := NamedIDs(filepath.Join(dir, "none"), group); !reflect.DeepEqual(got, []uint32{0, 10}) {
+		t.Errorf("NamedIDs without passwd = %v", got)
+	}
+}
