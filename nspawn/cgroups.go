@@ -13,7 +13,6 @@ import (
 
 	"github.com/nspawn/nspawn/cgroup"
 	"github.com/nspawn/nspawn/machine"
-	"github.com/nspawn/nspawn/mounts"
 )
 
 // CgroupPlan is where the container's processes go and what limits them.
@@ -36,69 +35,91 @@ type CgroupPlan struct {
 
 // planCgroup decides the container's cgroup. Every --property= is checked
 // here, before anything exists.
-func (p *Plan) planCgroup(o *Options, layout cgroup.Layout, systemd bool) error {
-	c := &p.Cgroup
+func (p *Plan) planCgroup(o *Options, host *Facts) error {
+	warnings, err := p.Cgroup.plan(o, host, p.Machine)
+	if err != nil {
+		return err
+	}
+	p.Warnings = append(p.Warnings, warnings...)
+	if p.Cgroup.lateJoin() {
+		p.LateCgroupNS = true
+		p.Cloneflags &^= unix.CLONE_NEWCGROUP
+	}
+	return nil
+}
+
+// plan decides the cgroup of machine; warnings name limits this host
+// cannot carry.
+func (c *CgroupPlan) plan(o *Options, host *Facts, machineName string) (warnings []string, err error) {
+	layout, systemd := host.Cgroups, host.Systemd
 	c.Slice = o.Slice
 	if c.Slice == "" {
 		c.Slice = machine.DefaultSlice
 	} else if o.KeepUnit {
-		return errors.New("--slice= and --keep-unit exclude each other: with --keep-unit the container stays in nspawn's own unit")
+		return nil, errors.New("--slice= and --keep-unit exclude each other: with --keep-unit the container stays in nspawn's own unit")
 	}
 	slice, err := machine.SlicePath(c.Slice)
 	if err != nil {
-		return fmt.Errorf("--slice=%s: %v", o.Slice, err)
+		return nil, fmt.Errorf("--slice=%s: %v", o.Slice, err)
 	}
 	if c.Register, err = parseBool(o.Register); err != nil {
-		return fmt.Errorf("--register=%s: %v", o.Register, err)
+		return nil, fmt.Errorf("--register=%s: %v", o.Register, err)
 	}
 	if len(o.Properties) > 0 {
-		host := limitsHost()
 		for _, prop := range o.Properties {
-			if err := c.Limits.Set(prop, host); err != nil {
-				return fmt.Errorf("--property=%s: %v", prop, err)
+			if err := c.Limits.Set(prop, host.Limits); err != nil {
+				return nil, fmt.Errorf("--property=%s: %v", prop, err)
 			}
 		}
 	}
 	if c.Stats, err = statsMode(o.Stats); err != nil {
-		return err
+		return nil, err
 	}
 	c.Systemd, c.KeepUnit = systemd, o.KeepUnit
 	c.Spec.Layout = layout
 	switch {
 	case layout.Unified == "":
 		if len(o.Properties) > 0 {
-			return fmt.Errorf("--property=%s: this host has no cgroup v2 hierarchy to put limits on", o.Properties[0])
+			return nil, fmt.Errorf("--property=%s: this host has no cgroup v2 hierarchy to put limits on", o.Properties[0])
 		}
 	case o.KeepUnit:
 		if len(o.Properties) > 0 {
-			return fmt.Errorf("--property=%s: with --keep-unit the container stays in nspawn's own unit; set limits on that unit (systemd-run -p, or its unit file), or leave out --keep-unit for a scope with these limits", o.Properties[0])
+			return nil, fmt.Errorf("--property=%s: with --keep-unit the container stays in nspawn's own unit; set limits on that unit (systemd-run -p, or its unit file), or leave out --keep-unit for a scope with these limits", o.Properties[0])
 		}
-		own, err := unifiedCgroup("self")
-		if err != nil {
-			return fmt.Errorf("--keep-unit: %v", err)
+		if host.OwnCgroupErr != nil {
+			return nil, fmt.Errorf("--keep-unit: %v", host.OwnCgroupErr)
 		}
-		c.Spec.Path, c.Spec.Existing, c.Spec.Supervise = own, true, systemd
+		c.Spec.Path, c.Spec.Existing, c.Spec.Supervise = host.OwnCgroup, true, systemd
 	case systemd:
 		// The scope exists only once systemd has made it with the
 		// child stage in it.
 		// The v1 hierarchies of a hybrid host are systemd's to arrange:
 		// --stats reads the unified one only.
-		p.LateCgroupNS = true
 		c.Spec.Existing = true
 	default:
-		c.Spec.Path = path.Join(slice, machine.ScopeName(p.Machine))
-		var warnings []string
+		c.Spec.Path = path.Join(slice, machine.ScopeName(machineName))
 		c.Spec.Files, warnings = c.Limits.Files(layout)
-		p.Warnings = append(p.Warnings, warnings...)
 		c.Spec.Accounting = c.Stats != ""
-		// v1 hierarchies have no CLONE_INTO_CGROUP: the child joins them
-		// once it exists. Every container gets a device list, on a hybrid
-		// host in the v1 devices hierarchy where there is one (its rules
-		// are made in placeInCgroup, once the mounts are planned).
-		_, v1Devices := layout.V1["devices"]
-		p.LateCgroupNS = layout.Hybrid && (len(c.Spec.Files) > 0 || c.Spec.Accounting || v1Devices)
 	}
-	return nil
+	return warnings, nil
+}
+
+// lateJoin tells whether the child can be cloned into all its cgroups
+// (CLONE_INTO_CGROUP) or joins some once it exists: systemd's scope, which
+// systemd makes with the child in it, or v1 hierarchies, which have no
+// CLONE_INTO_CGROUP. Every container gets a device list, on a hybrid host
+// in the v1 devices hierarchy where there is one (its rules are made in
+// placeInCgroup, once the mounts are planned).
+func (c *CgroupPlan) lateJoin() bool {
+	layout := c.Spec.Layout
+	switch {
+	case layout.Unified == "", c.KeepUnit:
+		return false
+	case c.Systemd:
+		return true
+	}
+	_, v1Devices := layout.V1["devices"]
+	return layout.Hybrid && (len(c.Spec.Files) > 0 || c.Spec.Accounting || v1Devices)
 }
 
 // statsMode checks --stats.
@@ -115,30 +136,6 @@ func statsMode(s string) (string, error) {
 	return "", fmt.Errorf("--stats=%s: use line, json, or a file to write json to (a path with a slash: ./stats.json)", s)
 }
 
-// systemdBooted is sd_booted(): systemd runs the host.
-func systemdBooted() bool { return exists("/run/systemd/system") }
-
-// limitsHost is what relative limits are relative to: RAM, the kernel's
-// task limit, the online CPUs.
-func limitsHost() cgroup.Host {
-	var h cgroup.Host
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) == nil {
-		h.MemTotal = uint64(si.Totalram) * uint64(si.Unit)
-	}
-	for _, f := range []string{"/proc/sys/kernel/pid_max", "/proc/sys/kernel/threads-max"} {
-		if b, err := os.ReadFile(f); err == nil {
-			if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && (h.TasksMax == 0 || n < h.TasksMax) {
-				h.TasksMax = n
-			}
-		}
-	}
-	if b, err := os.ReadFile("/sys/devices/system/cpu/online"); err == nil {
-		h.CPUs = strings.TrimSpace(string(b))
-	}
-	return h
-}
-
 // placement is the container's cgroup (with the reaper that removes it
 // should nspawn be killed before it can) and its registration with
 // systemd.
@@ -151,7 +148,7 @@ type placement struct {
 // where it can: on the cgroup filesystem, or below nspawn's own unit
 // (--keep-unit). nil, nil when the host has no cgroup v2 hierarchy; an
 // empty placement when systemd makes the scope, which admit then asks for.
-func placeInCgroup(plan *Plan) (*placement, error) {
+func placeInCgroup(plan *Plan, ids idMapping, out reporter) (*placement, error) {
 	c := plan.Cgroup
 	if c.Spec.Layout.Unified == "" {
 		return nil, nil
@@ -165,23 +162,19 @@ func placeInCgroup(plan *Plan) (*placement, error) {
 		// DeviceAllow= (scopeProperties) on the systemd path.
 		var warnings []string
 		spec.Devices, warnings = cgroup.DeviceRules(slices.Concat(cgroup.ClosedDevices(), deviceAllow(plan), c.Limits.DeviceAllow))
-		if !plan.Quiet {
-			for _, w := range warnings {
-				fmt.Fprintf(os.Stderr, "nspawn: %s\n", w)
-			}
-		}
+		out.Warn(warnings...)
 	}
 	p := &placement{}
-	if err := p.create(plan, spec); err != nil {
+	if err := p.create(plan, ids, out, spec); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
 // create makes the cgroup of spec, with its reaper.
-func (p *placement) create(plan *Plan, spec cgroup.Spec) error {
-	if plan.UserNS.Shifted() {
-		spec.Owner = plan.UserNS.Shift
+func (p *placement) create(plan *Plan, ids idMapping, out reporter, spec cgroup.Spec) error {
+	if ids.Shifted() {
+		spec.Owner = ids.Shift
 	}
 	group, warnings, err := cgroup.Create(spec)
 	if errors.Is(err, cgroup.ErrBusy) {
@@ -193,29 +186,21 @@ func (p *placement) create(plan *Plan, spec cgroup.Spec) error {
 	if err != nil {
 		return err
 	}
-	if !plan.Quiet {
-		for _, w := range warnings {
-			fmt.Fprintf(os.Stderr, "nspawn: %s\n", w)
-		}
-	}
+	out.Warn(warnings...)
 	p.group = group
 	warnings, err = group.RestrictDevices(spec)
 	if err != nil {
 		group.Remove()
 		return err
 	}
-	if !plan.Quiet {
-		for _, w := range warnings {
-			fmt.Fprintf(os.Stderr, "nspawn: %s\n", w)
-		}
-	}
+	out.Warn(warnings...)
 	return nil
 }
 
 // admit registers the child stage, which waits for its plan, with
 // systemd, and puts it into the cgroups it could not be cloned into: the
 // payload cgroup of the scope systemd made, or the v1 hierarchies.
-func (p *placement) admit(plan *Plan, pid int) error {
+func (p *placement) admit(plan *Plan, ids idMapping, out reporter, pid int) error {
 	if p == nil {
 		return nil
 	}
@@ -235,7 +220,7 @@ func (p *placement) admit(plan *Plan, pid int) error {
 	if spec.Path, err = unifiedCgroup(strconv.Itoa(pid)); err != nil {
 		return fmt.Errorf("the container's cgroup: %w", err)
 	}
-	if err := p.create(plan, spec); err != nil {
+	if err := p.create(plan, ids, out, spec); err != nil {
 		return err
 	}
 	return p.group.JoinPayload(pid)
@@ -258,10 +243,7 @@ func scopeProperties(plan *Plan) []machine.Property {
 // property, nspawn's own cgroup as rules (placeInCgroup).
 func deviceAllow(plan *Plan) []cgroup.Device {
 	devices := []cgroup.Device{{Path: "/dev/net/tun", Access: "rwm"}, {Path: "char-pts", Access: "rw"}}
-	for _, m := range plan.Mounts {
-		if m.Kind != mounts.KindBind {
-			continue
-		}
+	for _, m := range plan.Mounts.Binds() {
 		if st, err := os.Stat(m.Source); err == nil && st.Mode()&os.ModeDevice != 0 {
 			access := "rw"
 			if m.ReadOnly {
@@ -291,13 +273,13 @@ func unifiedCgroup(proc string) (string, error) {
 
 // finish reports what the container used, when it ran, then kills what is
 // left in its cgroup, removes it, and tells systemd the container is gone.
-func (p *placement) finish(plan *Plan, ran bool, status int) {
+func (p *placement) finish(plan *Plan, out reporter, ran bool, status int) {
 	if p == nil {
 		return
 	}
 	if p.group != nil {
 		if ran {
-			reportUsage(plan, p.group.Stats(), status)
+			reportUsage(plan, out, p.group.Stats(), status)
 		}
 		p.group.Remove()
 	}

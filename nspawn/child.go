@@ -3,7 +3,6 @@ package nspawn
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,12 +16,6 @@ import (
 	"github.com/nspawn/nspawn/notify"
 	"github.com/nspawn/nspawn/pty"
 	"github.com/nspawn/nspawn/security"
-)
-
-// The child stage's inherited fds (ExtraFiles in run).
-const (
-	planFD   = 3
-	statusFD = 4
 )
 
 // IsChild tells main whether this process is the re-executed child stage
@@ -71,14 +64,15 @@ func Child() {
 func setupAndExec(status *os.File) error {
 	// Only the payload's stdio may cross exec: every other fd nspawn was
 	// given or opened closes then (CVE-2024-21626 class).
-	if err := unix.CloseRange(planFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	if err := unix.CloseRange(messageFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("mark fds close-on-exec: %w", err)
 	}
-	plan, err := readPlan()
+	msg, err := readMessage()
 	if err != nil {
 		return err
 	}
-	if plan.LateCgroupNS {
+	out := newReporter(msg.Quiet)
+	if msg.LateCgroupNS {
 		// nspawn has moved this process into its cgroups by now: the
 		// namespace is rooted there.
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
@@ -94,62 +88,62 @@ func setupAndExec(status *os.File) error {
 	if err := mounts.PivotRoot(); err != nil {
 		return err
 	}
-	if _, err := mounts.Apply("/", plan.ChildMounts); err != nil {
+	if _, err := mounts.Apply("/", msg.Mounts); err != nil {
 		return err
 	}
-	if err := unix.Sethostname([]byte(plan.Hostname)); err != nil {
-		return fmt.Errorf("set hostname %s: %w", plan.Hostname, err)
+	if err := unix.Sethostname([]byte(msg.Hostname)); err != nil {
+		return fmt.Errorf("set hostname %s: %w", msg.Hostname, err)
 	}
-	if plan.PrivateNetwork {
+	if msg.PrivateNetwork {
 		if err := network.LoopbackUp(); err != nil {
 			return err
 		}
 	}
-	if plan.Console.UsesPTY() {
-		if err := attachConsole(status, !plan.AsPID2); err != nil {
+	if msg.Console.UsesPTY() {
+		if err := attachConsole(status, !msg.AsPID2); err != nil {
 			return err
 		}
 	}
-	if err := hostInterface(plan, status); err != nil {
+	if err := hostInterface(msg, status); err != nil {
 		return err
 	}
 	unix.Umask(0o022)
 
-	path, err := findExecutable(plan.Argv[0], lookupEnv(plan.Env, "PATH"), plan.Chdir)
+	path, err := findExecutable(msg.Argv[0], lookupEnv(msg.Env, "PATH"), msg.Chdir)
 	if err != nil {
 		return err
 	}
 	// Only now that the command is known to exist: a start that fails
 	// leaves the tree's files as they were.
-	warnings, err := mounts.Apply("/", plan.TreeFiles)
+	warnings, err := mounts.Apply("/", msg.Files)
 	if err != nil {
 		return err
 	}
-	warn(plan, warnings)
+	out.Ignored(warnings)
 	// systemd-nspawn's system call filter (with the terminal rule): last,
 	// so nothing of the setup above runs under it; before the capability
 	// and credential changes, as systemd-nspawn does, which would take
 	// away the right to install it without no_new_privs.
-	if err := security.InstallSeccomp(plan.Seccomp); err != nil {
+	if err := security.InstallSeccomp(msg.Seccomp); err != nil {
 		return err
 	}
 	// systemd-nspawn's retained set: besides the isolation, a booted
 	// systemd skips what it cannot do (modprobe@, debugfs mounts).
-	if err := security.LimitCapabilities(plan.Capabilities); err != nil {
+	if err := security.LimitCapabilities(msg.Capabilities); err != nil {
 		return err
 	}
-	if plan.AsPID2 {
-		return execStubInit(plan, path, status)
+	if msg.AsPID2 {
+		return execStubInit(msg, path, status)
 	}
-	if err := becomeUser(plan, status); err != nil {
+	if err := becomeUser(msg, status); err != nil {
 		return err
 	}
-	if plan.User.UID == 0 && plan.AmbientCapabilities != 0 {
-		if err := security.RaiseAmbient(plan.AmbientCapabilities); err != nil {
+	if msg.User.UID == 0 && msg.AmbientCapabilities != 0 {
+		if err := security.RaiseAmbient(msg.AmbientCapabilities); err != nil {
 			return err
 		}
 	}
-	if plan.NoNewPrivileges {
+	if msg.NoNewPrivileges {
 		if err := security.NoNewPrivileges(); err != nil {
 			return err
 		}
@@ -157,21 +151,10 @@ func setupAndExec(status *os.File) error {
 	if err := armParentDeath(status); err != nil {
 		return err
 	}
-	if err := unix.Exec(path, plan.payloadArgv(), plan.Env); err != nil {
-		return execError(plan.Argv[0], err)
+	if err := unix.Exec(path, msg.payloadArgv(), msg.Env); err != nil {
+		return execError(msg.Argv[0], err)
 	}
 	return nil
-}
-
-// warn prints what went wrong but does not stop the container, as
-// systemd-nspawn logs its "…, ignoring" lines.
-func warn(plan *Plan, warnings []error) {
-	if plan.Quiet {
-		return
-	}
-	for _, w := range warnings {
-		fmt.Fprintf(os.Stderr, "nspawn: %v, ignoring\n", w)
-	}
 }
 
 // armParentDeath sets the parent-death signal on this thread, the one about
@@ -188,30 +171,15 @@ func armParentDeath(status *os.File) error {
 	return nil
 }
 
-// readPlan reads the plan the parent (or the child stage) left on planFD.
-func readPlan() (*Plan, error) {
-	f := os.NewFile(planFD, "plan")
-	data, err := io.ReadAll(f)
-	f.Close()
-	plan := &Plan{}
-	if err == nil {
-		err = plan.UnmarshalBinary(data)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read the plan: %w", err)
-	}
-	return plan, nil
-}
-
 // becomeUser switches to the plan's user and working directory.
-func becomeUser(plan *Plan, status *os.File) error {
-	u := plan.User
+func becomeUser(msg *childMessage, status *os.File) error {
+	u := msg.User
 	if u.UID != 0 || u.GID != 0 || len(u.Groups) > 0 {
 		groups := make([]int, len(u.Groups))
 		for i, g := range u.Groups {
 			groups[i] = int(g)
 		}
-		if u.UID != 0 && plan.AmbientCapabilities != 0 {
+		if u.UID != 0 && msg.AmbientCapabilities != 0 {
 			if err := security.KeepAcrossUserChange(); err != nil {
 				return err
 			}
@@ -228,13 +196,13 @@ func becomeUser(plan *Plan, status *os.File) error {
 		if u.UID != 0 {
 			// A non-root user keeps no capability but the ambient ones
 			// asked for.
-			if err := security.SetForUser(plan.AmbientCapabilities); err != nil {
+			if err := security.SetForUser(msg.AmbientCapabilities); err != nil {
 				return err
 			}
 		}
 	}
-	if err := unix.Chdir(plan.Chdir); err != nil {
-		return fmt.Errorf("--chdir=%s: cannot enter it inside the container: %w", plan.Chdir, err)
+	if err := unix.Chdir(msg.Chdir); err != nil {
+		return fmt.Errorf("--chdir=%s: cannot enter it inside the container: %w", msg.Chdir, err)
 	}
 	return nil
 }
@@ -259,7 +227,7 @@ func attachConsole(status *os.File, ctty bool) error {
 // hostInterface fills /run/host as systemd's Container Interface describes
 // it: who runs the container, the host's os-release, and the notify socket,
 // whose other end goes to nspawn.
-func hostInterface(plan *Plan, status *os.File) error {
+func hostInterface(msg *childMessage, status *os.File) error {
 	sock, err := notify.Bind()
 	if err != nil {
 		return err
@@ -271,8 +239,8 @@ func hostInterface(plan *Plan, status *os.File) error {
 	}
 	for name, content := range map[string]string{
 		"container-manager": containerManager + "\n",
-		"container-uuid":    plan.UUID + "\n",
-		"os-release":        plan.HostOSRelease,
+		"container-uuid":    msg.UUID + "\n",
+		"os-release":        msg.HostOSRelease,
 	} {
 		if err := os.WriteFile("/run/host/"+name, []byte(content), 0o444); err != nil {
 			return fmt.Errorf("write /run/host/%s: %w", name, err)

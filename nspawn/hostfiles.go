@@ -26,6 +26,14 @@ var resolvSources = map[string]string{
 	"stub":   "/run/systemd/resolve/stub-resolv.conf",
 }
 
+// resolvSourceList is resolvSources' paths, for the probe.
+func resolvSourceList() []string {
+	return []string{resolvSources["host"], resolvSources["static"], resolvSources["uplink"], resolvSources["stub"]}
+}
+
+// localtime is the host's, and the tree's, time zone file.
+const localtime = "/etc/localtime"
+
 var resolvModes = []string{"off", "copy-host", "copy-static", "copy-uplink", "copy-stub",
 	"replace-host", "replace-static", "replace-uplink", "replace-stub",
 	"bind-host", "bind-static", "bind-uplink", "bind-stub", "delete", "auto"}
@@ -55,6 +63,7 @@ func parseMode(flag, value string, modes []string) (string, error) {
 // treeFiles is what --resolv-conf and --timezone do: binds to mount with
 // the rest, changes to the tree's files for later, and warnings.
 type treeFiles struct {
+	host           *Facts
 	binds, changes []mounts.Step
 	warnings       []string
 }
@@ -68,9 +77,9 @@ func (tf *treeFiles) resolvConf(mode string, privateNetwork, readOnly bool) {
 		switch {
 		case privateNetwork:
 			mode = "off"
-		case resolvedStubListening():
+		case tf.host.ResolvedStub:
 			mode = pick(readOnly, "bind-stub", "copy-stub")
-		case exists("/etc/resolv.conf"):
+		case tf.host.file(resolvSources["host"]).Err == nil:
 			mode = pick(readOnly, "bind-host", "copy-host")
 		default:
 			mode = pick(readOnly, "off", "delete")
@@ -94,32 +103,22 @@ func (tf *treeFiles) copyOrBind(how, src, target, flag string) {
 			ReadOnly: true, Flags: unix.MS_NOSUID | unix.MS_NODEV, BestEffort: true})
 		return
 	}
-	content, err := os.ReadFile(src)
-	var st unix.Stat_t
-	if err == nil {
-		err = unix.Stat(src, &st)
-	}
-	if err != nil {
-		tf.warnings = append(tf.warnings, fmt.Sprintf("%s: cannot read %s, not updating %s: %v", flag, src, target, err))
+	f := tf.host.file(src)
+	if f.Err != nil {
+		tf.warnings = append(tf.warnings, fmt.Sprintf("%s: cannot read %s, not updating %s: %v", flag, src, target, f.Err))
 		return
 	}
-	tf.changes = append(tf.changes, mounts.Step{Kind: mounts.KindWrite, Target: target, Content: string(content),
-		ModTime: st.Mtim.Nano(), Replace: how != "copy", BestEffort: true})
-}
-
-// resolvedStubListening tells whether systemd-resolved serves its stub
-// resolver here. systemd-nspawn asks resolved over D-Bus; its stub file
-// and its Varlink socket both existing is the same answer without a bus.
-func resolvedStubListening() bool {
-	return exists(resolvSources["stub"]) && exists("/run/systemd/resolve/io.systemd.Resolve")
+	tf.changes = append(tf.changes, mounts.Step{Kind: mounts.KindWrite, Target: target, Content: string(f.Content),
+		ModTime: f.ModTime, Replace: how != "copy", BestEffort: true})
 }
 
 // timezone plans --timezone. auto follows the host's /etc/localtime: a
 // symlink into zoneinfo becomes the same symlink in the tree, a plain file
 // a copy, none a removal; a read-only tree gets a bind instead.
 func (tf *treeFiles) timezone(mode, root string, readOnly bool) {
-	const target = "/etc/localtime"
-	link, err := os.Readlink(target)
+	const target = localtime
+	hf := tf.host.file(localtime)
+	link, err := hf.Link, hf.LinkErr
 	if mode == "auto" {
 		switch {
 		case errors.Is(err, unix.ENOENT):
@@ -185,11 +184,6 @@ func pick(cond bool, ifTrue, ifFalse string) string {
 		return ifTrue
 	}
 	return ifFalse
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // treeMachineID reads the tree's /etc/machine-id as systemd-nspawn does:

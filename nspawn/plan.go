@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nspawn/nspawn/cgroup"
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/pty"
 	"github.com/nspawn/nspawn/security"
@@ -18,8 +17,11 @@ import (
 )
 
 // Plan is everything the container will be, decided before anything is
-// created: every user mistake is caught while building it, and the child
-// only carries it out. It travels to the child over a pipe (wire.go).
+// created: every user mistake is caught while building it, and it does not
+// change after BuildPlan returns. What is only settled once nspawn runs (a
+// picked ID range, the cgroup systemd makes, the compiled filter) is the
+// run-time state's (container); what the child reads is its message
+// (childMessage), made from both.
 type Plan struct {
 	Root     string // absolute host path of the tree
 	Machine  string
@@ -27,44 +29,33 @@ type Plan struct {
 	UUID     string
 
 	// Cgroup is where the container's processes go and what limits them.
-	// The parent alone acts on it: it does not travel to the child.
-	Cgroup CgroupPlan `wire:"-"`
+	Cgroup CgroupPlan
 
 	// Cloneflags are the namespaces the child is created in.
 	Cloneflags uintptr
 	// LateCgroupNS makes the child enter its cgroup namespace only once
-	// nspawn has moved it into its cgroups and handed it the plan:
-	// CLONE_NEWCGROUP roots the namespace where the child is at clone time,
-	// which is only its cgroup when CLONE_INTO_CGROUP put it there.
+	// nspawn has moved it into its cgroups and handed it its message:
+	// CLONE_NEWCGROUP roots the namespace where the child is at clone
+	// time, which is only its cgroup when CLONE_INTO_CGROUP put it there.
 	LateCgroupNS   bool
 	PrivateNetwork bool
-	// UserNS is the user namespace (with CLONE_NEWUSER): how the
-	// container's IDs map onto the host's and who owns the tree.
-	// TreeMapNS, an fd when not 0, is the user namespace whose map an
-	// ID-mapped mount of the tree shows it through.
-	UserNS    userns.Config `wire:"-"`
-	TreeMapNS int           `wire:"-"`
+	// UserNS is the user namespace as asked for (with CLONE_NEWUSER): how
+	// the container's IDs map onto the host's and who owns the tree. A
+	// picked range and the ownership auto resolves to are settled when
+	// nspawn runs (settleUserNS).
+	UserNS userns.Config
 
-	// Mounts are made by nspawn in its staging mount namespace before the
-	// container exists, Kernel and LateMounts (those below /proc and /sys)
-	// once it does; ChildMounts by the child, inside its own namespaces.
-	Mounts      []mounts.Step     `wire:"-"`
-	Kernel      []mounts.KernelFS `wire:"-"`
-	LateMounts  []mounts.Step     `wire:"-"`
-	ChildMounts []mounts.Step
+	// Mounts are the container's filesystem, by phase.
+	Mounts mounts.Phases
 	// Capabilities are what root in the container keeps (bit = CAP_*);
 	// AmbientCapabilities are raised for the payload, whoever it runs as.
 	Capabilities        uint64
 	AmbientCapabilities uint64
 	// NoNewPrivileges sets no_new_privs for the payload.
 	NoNewPrivileges bool
-	// SyscallFilter changes systemd-nspawn's system call filter; Seccomp
-	// is the program nspawn compiles from it, once the child is started.
-	SyscallFilter security.SyscallFilter `wire:"-"`
-	Seccomp       []unix.SockFilter
-	// TreeFiles change files in the tree (--resolv-conf, --timezone) once
-	// the command is known to exist.
-	TreeFiles []mounts.Step
+	// SyscallFilter changes systemd-nspawn's system call filter; nspawn
+	// compiles it while the child starts up.
+	SyscallFilter security.SyscallFilter
 	// Warnings are printed by nspawn before it starts the container.
 	Warnings []string
 
@@ -97,121 +88,100 @@ type Plan struct {
 // systemd-nspawn gives it to the payload.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// Host is what the plan needs to know of nspawn's own situation.
-type Host struct {
-	Env       []string // nspawn's environment (TERM, -E NAME without a value)
-	Cwd       string   // its working directory
-	StdinTTY  bool     // whether its stdin and stdout are terminals
-	StdoutTTY bool
+// BuildPlan validates opts against the tree and fills in every default.
+// It reads the tree, and the host only through host; it changes nothing.
+func BuildPlan(o *Options, host *Facts) (*Plan, error) {
+	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, PrivateNetwork: !o.ShareNetwork, HostOSRelease: host.OSRelease}
+	for _, step := range []func(*Options, *Facts) error{
+		p.planMode, p.planIdentity, p.planLifecycle, p.planCgroup,
+		p.planMounts, p.planUserNS, p.planSecurity, p.planPayload,
+	} {
+		if err := step(o, host); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
-// BuildPlan validates opts against the tree and fills in every default.
-// It reads the host and the tree but changes neither.
-func BuildPlan(o *Options, host Host) (*Plan, error) {
-	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, PrivateNetwork: !o.ShareNetwork}
+// planMode checks what the options say about the run as a whole.
+func (p *Plan) planMode(o *Options, host *Facts) error {
 	if o.Boot && o.AsPID2 {
-		return nil, fmt.Errorf("--boot and --as-pid2 exclude each other: a booted init is PID 1 itself")
+		return fmt.Errorf("--boot and --as-pid2 exclude each other: a booted init is PID 1 itself")
 	}
 	if o.Boot && o.User != "" {
-		return nil, fmt.Errorf("--boot and --user exclude each other: init runs as root and starts its own users")
+		return fmt.Errorf("--boot and --user exclude each other: init runs as root and starts its own users")
 	}
-	hostEnv, cwd := host.Env, host.Cwd
 	var err error
-	if p.Console, err = consoleMode(o, host); err != nil {
-		return nil, err
-	}
-	if p.Root, err = treeRoot(o.Directory, cwd); err != nil {
-		return nil, err
+	p.Console, err = consoleMode(o, host)
+	p.Cloneflags = namespaces(o.ShareNetwork, host.TimeNS)
+	return err
+}
+
+// planIdentity decides the tree and who the container is: machine name,
+// hostname, UUID.
+func (p *Plan) planIdentity(o *Options, host *Facts) error {
+	var err error
+	if p.Root, err = treeRoot(o.Directory, host.Cwd); err != nil {
+		return err
 	}
 	// Named after -D as given, not where its symlinks lead, as
 	// systemd-nspawn names it.
 	given := o.Directory
 	if given == "" {
-		given = cwd
+		given = host.Cwd
 	} else if !filepath.IsAbs(given) {
-		given = filepath.Join(cwd, given)
+		given = filepath.Join(host.Cwd, given)
 	}
 	if p.Machine, err = machineName(o.Machine, filepath.Clean(given)); err != nil {
-		return nil, err
+		return err
 	}
 	p.Hostname = p.Machine
 	if o.Hostname != "" {
 		if !validHostname(o.Hostname) {
-			return nil, fmt.Errorf("--hostname=%s: not a valid hostname (letters, digits, '-' and '.', at most 64 characters)", o.Hostname)
+			return fmt.Errorf("--hostname=%s: not a valid hostname (letters, digits, '-' and '.', at most 64 characters)", o.Hostname)
 		}
 		p.Hostname = o.Hostname
 	}
 	if p.UUID, err = machineUUID(o.UUID); err != nil {
-		return nil, err
+		return err
 	}
 	if id, err := treeMachineID(p.Root); err != nil {
-		return nil, err
+		return err
 	} else if id != "" {
 		p.UUID = id // the tree's own ID wins over --uuid, as in systemd-nspawn
 	}
+	return nil
+}
+
+// planLifecycle decides how the container's start and stop are told and
+// asked for: readiness and the stop signal.
+func (p *Plan) planLifecycle(o *Options, _ *Facts) error {
+	var err error
 	if o.NotifyReady != "" {
 		if p.NotifyReady, err = parseBool(o.NotifyReady); err != nil {
-			return nil, fmt.Errorf("--notify-ready=%s: %v", o.NotifyReady, err)
+			return fmt.Errorf("--notify-ready=%s: %v", o.NotifyReady, err)
 		}
 	}
-	p.HostOSRelease = hostOSRelease()
 	if o.KillSignal != "" {
 		if p.KillSignal, err = parseSignal(o.KillSignal); err != nil {
-			return nil, fmt.Errorf("--kill-signal=%s: %v", o.KillSignal, err)
+			return fmt.Errorf("--kill-signal=%s: %v", o.KillSignal, err)
 		}
 	} else if o.Boot {
 		// systemd's request for an orderly poweroff, systemd-nspawn's
 		// default under --boot.
 		p.KillSignal = sigRTMin + 3
 	}
-	p.Cloneflags = namespaces(o.ShareNetwork)
-	if err := p.planCgroup(o, cgroup.Detect(), systemdBooted()); err != nil {
-		return nil, err
-	}
-	if p.LateCgroupNS {
-		p.Cloneflags &^= unix.CLONE_NEWCGROUP
-	}
-	if p.Mounts, err = mountPlan(o, p.Root, cwd); err != nil {
-		return nil, err
-	}
-	if err := p.planTreeFiles(o); err != nil {
-		return nil, err
-	}
-	p.Mounts, p.LateMounts = splitKernelMounts(p.Mounts)
-	p.Kernel = mounts.Kernel()
-	p.ChildMounts = mounts.Namespaced(p.Cgroup.Spec.Layout.Unified != "")
-	if err := p.planUserNS(o); err != nil {
-		return nil, err
-	}
-	if err := p.planSecurity(o); err != nil {
-		return nil, err
-	}
-	userSpec := o.User
-	if userSpec == "" {
-		userSpec = "root"
-	}
-	if p.User, err = users.Lookup(inTree(p.Root, "/etc/passwd"), inTree(p.Root, "/etc/group"), userSpec); err != nil {
-		return nil, fmt.Errorf("--user=%s: %v", userSpec, err)
-	}
-	if o.Chdir != "" && !filepath.IsAbs(o.Chdir) {
-		return nil, fmt.Errorf("--chdir=%s: the working directory must be an absolute path inside the container", o.Chdir)
-	}
-	p.Chdir = o.Chdir
-	if err := p.planCommand(o.Command); err != nil {
-		return nil, err
-	}
-	if p.Chdir == "" {
-		p.Chdir = "/" // systemd-nspawn's working directory for a command
-	}
-	if p.Env, err = environment(p, o.Setenv, hostEnv); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return nil
 }
 
-// planTreeFiles adds --resolv-conf's and --timezone's binds after the
-// other mounts, and their file changes, as systemd-nspawn orders them.
-func (p *Plan) planTreeFiles(o *Options) error {
+// planMounts lists every mount, by phase, with --resolv-conf's and
+// --timezone's binds after the others and their file changes last, as
+// systemd-nspawn orders them.
+func (p *Plan) planMounts(o *Options, host *Facts) error {
+	steps, err := mountPlan(o, p.Root, host.Cwd)
+	if err != nil {
+		return err
+	}
 	resolv, err := parseMode("--resolv-conf", o.ResolvConf, resolvModes)
 	if err != nil {
 		return err
@@ -220,16 +190,40 @@ func (p *Plan) planTreeFiles(o *Options) error {
 	if err != nil {
 		return err
 	}
-	tf := &treeFiles{}
+	tf := &treeFiles{host: host}
 	tf.timezone(tz, p.Root, o.ReadOnly)
 	tf.resolvConf(resolv, p.PrivateNetwork, o.ReadOnly)
-	p.Mounts = append(p.Mounts, tf.binds...)
-	p.TreeFiles, p.Warnings = tf.changes, tf.warnings
+	p.Warnings = append(p.Warnings, tf.warnings...)
+	p.Mounts = mounts.Arrange(append(steps, tf.binds...), tf.changes, p.Cgroup.Spec.Layout.Unified != "")
 	return nil
 }
 
+// planPayload decides who runs what, where, with which environment.
+func (p *Plan) planPayload(o *Options, host *Facts) error {
+	userSpec := o.User
+	if userSpec == "" {
+		userSpec = "root"
+	}
+	var err error
+	if p.User, err = users.Lookup(inTree(p.Root, "/etc/passwd"), inTree(p.Root, "/etc/group"), userSpec); err != nil {
+		return fmt.Errorf("--user=%s: %v", userSpec, err)
+	}
+	if o.Chdir != "" && !filepath.IsAbs(o.Chdir) {
+		return fmt.Errorf("--chdir=%s: the working directory must be an absolute path inside the container", o.Chdir)
+	}
+	p.Chdir = o.Chdir
+	if err := p.planCommand(o.Command); err != nil {
+		return err
+	}
+	if p.Chdir == "" {
+		p.Chdir = "/" // systemd-nspawn's working directory for a command
+	}
+	p.Env, err = environment(p, o.Setenv, host.Env)
+	return err
+}
+
 // consoleMode resolves --console and -P to the mode the container gets.
-func consoleMode(o *Options, host Host) (pty.Mode, error) {
+func consoleMode(o *Options, host *Facts) (pty.Mode, error) {
 	var m pty.Mode
 	if o.Console != "" {
 		var err error
@@ -274,13 +268,13 @@ func treeRoot(dir, cwd string) (string, error) {
 
 // namespaces are the ones every container gets; the time namespace only
 // where the kernel has one (Linux 5.6+). The user namespace is added by
-// planSecurity.
-func namespaces(shareNetwork bool) uintptr {
+// planUserNS.
+func namespaces(shareNetwork, timeNS bool) uintptr {
 	f := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
 	if !shareNetwork {
 		f |= unix.CLONE_NEWNET
 	}
-	if exists("/proc/self/ns/time") {
+	if timeNS {
 		f |= unix.CLONE_NEWTIME
 	}
 	return f
@@ -342,36 +336,6 @@ func mountPlan(o *Options, root, cwd string) ([]mounts.Step, error) {
 	}
 	steps = append(steps, mounts.Standard()...)
 	return append(steps, custom...), nil
-}
-
-// splitKernelMounts separates the steps below /proc and /sys, which can
-// only be made once those exist, that is once the container does.
-func splitKernelMounts(steps []mounts.Step) (early, late []mounts.Step) {
-	for _, s := range steps {
-		if below(s.Target, "/proc") || below(s.Target, "/sys") {
-			late = append(late, s)
-		} else {
-			early = append(early, s)
-		}
-	}
-	return early, late
-}
-
-func below(path, dir string) bool {
-	return path == dir || strings.HasPrefix(path, dir+"/")
-}
-
-// ownCapabilities is nspawn's own permitted set: what it lacks (a sandbox
-// may withhold CAP_SYS_RESOURCE) it cannot give, as systemd-nspawn cannot.
-// Inside its user namespace the child holds every capability, so the cut
-// is made here.
-func ownCapabilities() uint64 {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return 0
-	}
-	return uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32
 }
 
 func kind(fi os.FileInfo) string {
@@ -446,17 +410,6 @@ func parseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("not a boolean (yes or no)")
-}
-
-// hostOSRelease is the host's os-release, from where os-release(5) says
-// to look; empty when the host has none.
-func hostOSRelease() string {
-	for _, path := range []string{"/etc/os-release", "/usr/lib/os-release"} {
-		if data, err := os.ReadFile(path); err == nil {
-			return string(data)
-		}
-	}
-	return ""
 }
 
 // payloadArgv is the command line the payload is started with: Argv, with

@@ -18,7 +18,7 @@ func TestMachineNameFollowsGivenPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := BuildPlan(o, Host{Cwd: dir})
+		p, err := BuildPlan(o, &Facts{Cwd: dir})
 		if err != nil {
 			t.Fatalf("-D %s: %v", dirArg, err)
 		}

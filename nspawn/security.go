@@ -9,7 +9,7 @@ import (
 
 // planSecurity decides what root in the container may do: capabilities,
 // no_new_privs and the system call filter.
-func (p *Plan) planSecurity(o *Options) error {
+func (p *Plan) planSecurity(o *Options, host *Facts) error {
 	caps := security.Capabilities(p.PrivateNetwork)
 	for _, c := range []struct {
 		flag   string
@@ -50,7 +50,7 @@ func (p *Plan) planSecurity(o *Options) error {
 	if p.AmbientCapabilities != 0 && o.Boot {
 		return fmt.Errorf("--ambient-capability is of no use with --boot: init runs as root with the whole set")
 	}
-	own := ownCapabilities()
+	own := host.Capabilities
 	if missing := p.AmbientCapabilities &^ own; missing != 0 {
 		return fmt.Errorf("--ambient-capability: nspawn itself lacks %s, so the container cannot have it", strings.Join(security.CapabilityNames(missing), ","))
 	}
@@ -61,7 +61,7 @@ func (p *Plan) planSecurity(o *Options) error {
 		return err
 	}
 	// Every name is checked here; nspawn compiles the program once the
-	// child is started (startChild).
+	// child is started (stageTree).
 	if o.NoNewPrivileges != "" {
 		if p.NoNewPrivileges, err = parseBool(o.NoNewPrivileges); err != nil {
 			return fmt.Errorf("--no-new-privileges=%s: %v", o.NoNewPrivileges, err)

@@ -13,33 +13,29 @@ import (
 // stubArg0 marks nspawn re-executed as the --as-pid2 stub init.
 const stubArg0 = "nspawn-stubinit"
 
-// lastPIDFD carries a writable ns_last_pid of the container's PID
-// namespace into the stub init.
-const lastPIDFD = 5
-
 // execStubInit turns the child stage, PID 1, into the stub init. The child
 // stage's Go runtime threads hold PIDs 2 and up in the new namespace, so it
 // execs a fresh copy of nspawn: exec ends those threads and frees their
 // PIDs, and the stub sets ns_last_pid so the payload it forks is PID 2,
-// as systemd-nspawn's --as-pid2 promises. The plan, with the payload's
-// path resolved, travels on as before.
-func execStubInit(plan *Plan, path string, status *os.File) error {
-	stub := *plan
-	stub.Argv = append([]string{path}, plan.Argv[1:]...)
-	stub.LateCgroupNS = false // done already, by the child stage
-	planR, send, err := planPipe(&stub)
+// as systemd-nspawn's --as-pid2 promises. The message, with the
+// payload's path resolved, travels on.
+func execStubInit(msg *childMessage, path string, status *os.File) error {
+	stub := *msg
+	stub.Argv = append([]string{path}, msg.Argv[1:]...)
+	stub.LateCgroupNS = false // done already, by the child
+	pipe, err := newMessagePipe()
 	if err == nil {
 		// The pipe holds it: the stub finds it whole when it starts.
-		err = send(true)
+		err = pipe.send(&stub)
 	}
 	if err != nil {
-		return fmt.Errorf("hand the plan to the stub init: %w", err)
+		return fmt.Errorf("stub init: %w", err)
 	}
 	lastPID, err := openLastPID()
 	if err != nil {
 		return err
 	}
-	for _, fd := range [][2]int{{int(planR.Fd()), planFD}, {statusFD, statusFD}, {lastPID, lastPIDFD}} {
+	for _, fd := range [][2]int{{int(pipe.r.Fd()), messageFD}, {statusFD, statusFD}, {lastPID, lastPIDFD}} {
 		if err := inheritAs(fd[0], fd[1]); err != nil {
 			return err
 		}
@@ -114,16 +110,16 @@ func openLastPID() (int, error) {
 }
 
 // hostLastPID opens the host's ns_last_pid for an --as-pid2 child, or
-// returns nothing to pass (see openLastPID).
-func hostLastPID(plan *Plan) []uintptr {
-	if !plan.AsPID2 {
-		return nil
+// returns -1, nothing to pass (see openLastPID).
+func hostLastPID(asPID2 bool) int {
+	if !asPID2 {
+		return -1
 	}
 	fd, err := unix.Open("/proc/sys/kernel/ns_last_pid", unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil
+		return -1
 	}
-	return []uintptr{uintptr(fd)}
+	return fd
 }
 
 // inheritAs makes fd available as target across exec.
@@ -141,8 +137,8 @@ func inheritAs(fd, target int) error {
 // runStubInit is the stub init's entry: it starts the payload as PID 2 and
 // stays PID 1 until the payload exits.
 func runStubInit(status *os.File) error {
-	unix.CloseRange(planFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-	plan, err := readPlan()
+	unix.CloseRange(messageFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	msg, err := readMessage()
 	if err != nil {
 		return err
 	}
@@ -154,7 +150,7 @@ func runStubInit(status *os.File) error {
 		return fmt.Errorf("set ns_last_pid: %w", err)
 	}
 	unix.Close(lastPIDFD)
-	return stubInit(plan, status, sigs)
+	return stubInit(msg, status, sigs)
 }
 
 // stubSignals subscribes to what the stub init forwards and reaps.
@@ -168,24 +164,24 @@ func stubSignals() chan os.Signal {
 // the payload in a session of its own, forwards the signals a supervisor
 // sends, reaps every orphan, and exits with the payload's status (128+N for
 // death by signal N). It never returns on success.
-// plan.Argv[0] is the payload's path, resolved by the child stage.
-func stubInit(plan *Plan, status *os.File, sigs <-chan os.Signal) error {
-	u := plan.User
-	pid, err := syscall.ForkExec(plan.Argv[0], plan.payloadArgv(), &syscall.ProcAttr{
-		Dir:   plan.Chdir,
-		Env:   plan.Env,
+// msg.Argv[0] is the payload's path, resolved by the child.
+func stubInit(msg *childMessage, status *os.File, sigs <-chan os.Signal) error {
+	u := msg.User
+	pid, err := syscall.ForkExec(msg.Argv[0], msg.payloadArgv(), &syscall.ProcAttr{
+		Dir:   msg.Chdir,
+		Env:   msg.Env,
 		Files: []uintptr{0, 1, 2},
 		Sys: &syscall.SysProcAttr{
 			Setsid: true,
 			// The console becomes the payload's controlling terminal, so
 			// job control and ^C work as under a real init.
-			Setctty:    plan.Console.UsesPTY(),
+			Setctty:    msg.Console.UsesPTY(),
 			Ctty:       0,
 			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups},
 		},
 	})
 	if err != nil {
-		return execError(plan.Argv[0], err)
+		return execError(msg.Argv[0], err)
 	}
 	status.Close() // the payload runs: nspawn stops waiting for a report
 

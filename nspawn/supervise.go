@@ -13,30 +13,33 @@ import (
 	"github.com/nspawn/nspawn/pty"
 )
 
+// stopGrace is how long PID 1 has to exit after the forwarded stop signal
+// before nspawn kills the container outright; a booted init, which stops
+// every service first, gets bootStopGrace.
+const (
+	stopGrace     = 5 * time.Second
+	bootStopGrace = 30 * time.Second
+)
+
 // reportExit says how the container ended, in systemd-nspawn's words, and
 // returns nspawn's exit status. Only death by a signal is reported under
 // --quiet, as there. A booted init that powers off or halts is killed by
 // the kernel with SIGINT, one that reboots with SIGHUP (reboot(2) in a PID
 // namespace): the first is a clean exit, the second a restart.
-func reportExit(plan *Plan, ws unix.WaitStatus) (status int, reboot bool) {
+func reportExit(plan *Plan, out reporter, ws unix.WaitStatus) (status int, reboot bool) {
 	switch {
 	case plan.Boot && ws.Signaled() && ws.Signal() == unix.SIGINT:
-		if !plan.Quiet {
-			fmt.Fprintf(os.Stderr, "Container %s has been shut down.\n", plan.Machine)
-		}
+		out.Info("Container %s has been shut down.", plan.Machine)
 		return 0, false
 	case plan.Boot && ws.Signaled() && ws.Signal() == unix.SIGHUP:
-		if !plan.Quiet {
-			fmt.Fprintf(os.Stderr, "Container %s is being rebooted.\n", plan.Machine)
-		}
+		out.Info("Container %s is being rebooted.", plan.Machine)
 		return 0, true
 	case ws.Signaled():
-		fmt.Fprintf(os.Stderr, "Container %s terminated by signal %s.\n", plan.Machine, strings.TrimPrefix(unix.SignalName(ws.Signal()), "SIG"))
-	case plan.Quiet:
+		out.Print("Container %s terminated by signal %s.", plan.Machine, strings.TrimPrefix(unix.SignalName(ws.Signal()), "SIG"))
 	case ws.ExitStatus() == 0:
-		fmt.Fprintf(os.Stderr, "Container %s exited successfully.\n", plan.Machine)
+		out.Info("Container %s exited successfully.", plan.Machine)
 	default:
-		fmt.Fprintf(os.Stderr, "Container %s failed with error code %d.\n", plan.Machine, ws.ExitStatus())
+		out.Info("Container %s failed with error code %d.", plan.Machine, ws.ExitStatus())
 	}
 	return shellStatus(ws), false
 }

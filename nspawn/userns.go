@@ -3,7 +3,6 @@ package nspawn
 import (
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -24,7 +23,7 @@ var identityMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32
 // planUserNS decides the user namespace from --private-users, -U and
 // --private-users-ownership, with systemd-nspawn's rules. A picked range
 // is only chosen when nspawn runs (settleUserNS).
-func (p *Plan) planUserNS(o *Options) error {
+func (p *Plan) planUserNS(o *Options, _ *Facts) error {
 	c, err := userns.ParseSpec(o.PrivateUsers)
 	if err != nil {
 		return fmt.Errorf("--private-users=%s: %v", o.PrivateUsers, err)
@@ -69,61 +68,64 @@ func (p *Plan) planUserNS(o *Options) error {
 	return nil
 }
 
+// idMapping is the user namespace as settled for all of nspawn's life:
+// the range picked (held until nspawn exits), the ownership auto resolved
+// to, and the user namespace an ID-mapped tree is shown through (an fd,
+// 0 for none).
+type idMapping struct {
+	userns.Config
+	treeMapNS int
+}
+
 // settleUserNS settles what planUserNS left to the run, once for all of
-// nspawn's life: it picks the range (held until nspawn exits), decides
-// between an ID-mapped tree and a chown, and chowns the tree if so. It
-// changes the tree only for chown, which is asked for.
-func settleUserNS(plan *Plan) error {
-	c := &plan.UserNS
+// nspawn's life: it picks the range, decides between an ID-mapped tree
+// and a chown, and chowns the tree if so. It changes the tree only for
+// chown, which is asked for.
+func settleUserNS(plan *Plan, out reporter) (idMapping, error) {
+	m := idMapping{Config: plan.UserNS}
+	c := &m.Config
 	if c.Mode == userns.Pick {
 		// The lease is never released: nspawn's exit gives the range
 		// back, whenever and however it comes.
 		shift, _, err := userns.PickRange(plan.Machine, c.Shift)
 		if err != nil {
-			return fmt.Errorf("--private-users=pick: %w", err)
+			return m, fmt.Errorf("--private-users=pick: %w", err)
 		}
 		c.Shift = shift
 	}
 	if !c.Ranged() {
-		return nil
+		return m, nil
 	}
-	if !plan.Quiet {
-		fmt.Fprintf(os.Stderr, "Selected user namespace base %d and range %d.\n", c.Shift, c.Size)
-	}
+	out.Info("Selected user namespace base %d and range %d.", c.Shift, c.Size)
 	if (c.Ownership == userns.OwnershipMap || c.Ownership == userns.OwnershipAuto) && c.Shift != 0 {
 		ns, err := mappedTree(plan.Root, c.Shift, c.Size)
 		switch {
 		case err == nil:
-			plan.TreeMapNS = ns
+			m.treeMapNS = ns
 			c.Ownership = userns.OwnershipMap
-		case errors.Is(err, mounts.ErrNoIDMap) && c.Ownership == userns.OwnershipAuto && !readOnlyTree(plan):
+		case errors.Is(err, mounts.ErrNoIDMap) && c.Ownership == userns.OwnershipAuto && !plan.Mounts.ReadOnlyTree():
 			c.Ownership = userns.OwnershipChown
 		default:
-			return fmt.Errorf("--private-users-ownership=map: %w; use chown", err)
+			return m, fmt.Errorf("--private-users-ownership=map: %w; use chown", err)
 		}
 	}
 	// Also with a shift of 0, as in systemd-nspawn: that chowns a
 	// shifted tree back.
 	if c.Ownership == userns.OwnershipChown {
 		if err := userns.Chown(plan.Root, c.Shift); err != nil {
-			return fmt.Errorf("--private-users-ownership=chown: %w", err)
+			return m, fmt.Errorf("--private-users-ownership=chown: %w", err)
 		}
 	}
-	if c.Shifted() {
-		plan.Mounts = mounts.OwnedBy(plan.Mounts, c.Shift)
-	}
-	return nil
+	return m, nil
 }
 
-// readOnlyTree says whether --read-only asked for the tree to be left
-// alone.
-func readOnlyTree(plan *Plan) bool {
-	for _, m := range plan.Mounts {
-		if m.Kind == mounts.KindReadOnly && m.Target == "/" {
-			return true
-		}
+// mounts are the plan's mounts as this mapping needs them: in a shifted
+// container, nspawn's tmpfs and devpts instances are owned by its root.
+func (m idMapping) mounts(phases mounts.Phases) mounts.Phases {
+	if m.Shifted() {
+		return phases.OwnedBy(m.Shift)
 	}
-	return false
+	return phases
 }
 
 // mappedTree returns the user namespace an ID-mapped mount of the tree

@@ -46,7 +46,7 @@ func TestPlanUserNS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := BuildPlan(o, Host{Cwd: dir})
+		p, err := BuildPlan(o, &Facts{Cwd: dir})
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%v: error %v, want one with %q", tc.args, err, tc.err)

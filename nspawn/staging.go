@@ -13,69 +13,99 @@ import (
 	"github.com/nspawn/nspawn/security"
 )
 
-// startChild assembles the container's tree and starts the child stage in
-// its namespaces, from a thread of its own: that thread's private mount
-// namespace is where the tree is built, and the container's is copied from
-// it across the user namespace boundary, which locks every mount (see
-// mounts.KernelFS). The thread lives until release is called, since the
-// child's parent-death signal fires when the thread that forked it exits.
-func startChild(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (pid int, release func(), err error) {
-	type result struct {
-		pid int
-		err error
-	}
-	started := make(chan result)
+// startChild builds the container's tree and starts the child in its
+// namespaces, from a thread of its own: that thread's private mount
+// namespace (the staging namespace) is where the tree is built, and the
+// container's is copied from it across the user namespace boundary, which
+// locks every mount (see mounts.KernelFS). The thread lives until cleanUp
+// closes c.staging, since the child's parent-death signal fires when the
+// thread that forked it exits.
+func (c *container) startChild() error {
+	started := make(chan error)
 	done := make(chan struct{})
 	go func() {
 		// Never unlocked: the thread, and its mount namespace with the
 		// staging copy of the tree, end with this goroutine.
 		runtime.LockOSThread()
-		pid, err := assemble(plan, files, cgroupFD, intoCgroup)
-		started <- result{pid, err}
+		err := c.stageTree()
+		started <- err
 		if err == nil {
 			<-done
 		}
 	}()
-	r := <-started
-	return r.pid, func() { close(done) }, r.err
+	if err := <-started; err != nil {
+		return err
+	}
+	c.staging = done
+	return nil
 }
 
-func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, error) {
-	if err := mounts.Stage(plan.Root, plan.TreeMapNS); err != nil {
-		return 0, err
+// stageTree runs on the staging thread: the mount phases around the
+// clone (mounts.Phases says when each runs and why).
+func (c *container) stageTree() error {
+	root := c.plan.Root
+	if err := mounts.Stage(root, c.ids.treeMapNS); err != nil {
+		return err
 	}
 	// This thread's own umask since Stage: modes come from the plan.
 	unix.Umask(0)
-	// What changes the tree's own mount (--read-only) must happen before
-	// the container's namespace is copied: a flag change does not
-	// propagate. Every other mount propagates into it, so those are made
-	// after the fork, while the child starts up.
-	early, rest := splitFlagChanges(plan.Mounts)
-	warnings, err := mounts.Apply(plan.Root, early)
-	if err != nil {
-		return 0, err
+	if err := c.mount(c.mounts.Tree); err != nil {
+		return err
 	}
-	warn(plan, warnings)
 	exe, err := mounts.SealExecutable()
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if err := mounts.StageDir(plan.Root); err != nil {
-		return 0, err
+	if err := mounts.StageDir(root); err != nil {
+		return err
 	}
+	if err := c.clone(exe); err != nil {
+		return err
+	}
+	// Compiled here, while the child starts up, rather than in the
+	// child, where the first build costs a fresh process milliseconds.
+	if c.seccomp, err = security.SeccompProgram(c.plan.Capabilities, c.plan.SyscallFilter); err != nil {
+		return err
+	}
+	if err := c.mount(c.mounts.Staged); err != nil {
+		return err
+	}
+	if err := mountKernel(c.mounts.Kernel, root, c.pid, exe); err != nil {
+		return err
+	}
+	return c.mount(c.mounts.Late)
+}
+
+// mount makes steps in the tree, in the staging namespace.
+func (c *container) mount(steps []mounts.Step) error {
+	warnings, err := mounts.Apply(c.plan.Root, steps)
+	c.out.Ignored(warnings)
+	return err
+}
+
+// clone starts the child, from the sealed binary at exe, in the plan's
+// namespaces and (where it can) its cgroup, with the fds of childFiles.
+func (c *container) clone(exe string) error {
 	childExe, closeExe, err := execPath(exe)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer closeExe()
-	if lastPID := hostLastPID(plan); lastPID != nil {
-		files = append(files, lastPID...) // lastPIDFD in the child
-		defer unix.Close(int(lastPID[0]))
+	lastPID := hostLastPID(c.plan.AsPID2)
+	if lastPID >= 0 {
+		defer unix.Close(lastPID)
 	}
+	// The child's ends are the child's alone once it exists.
+	defer func() {
+		c.message.r.Close()
+		c.childStatus.Close()
+		c.childStatus = nil
+	}()
+	cgroupFD, intoCgroup := c.cg.cgroupFD()
 	// syscall.ForkExec rather than os/exec: the child needs nothing
 	// os/exec adds, and its pidfd probe costs an extra fork on every start.
 	sys := &syscall.SysProcAttr{
-		Cloneflags: plan.Cloneflags,
+		Cloneflags: c.plan.Cloneflags,
 		Pdeathsig:  syscall.SIGKILL,
 		// Its own session: the payload cannot reach nspawn's
 		// controlling terminal through /dev/tty.
@@ -83,8 +113,8 @@ func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, 
 		UseCgroupFD: intoCgroup,
 		CgroupFD:    cgroupFD,
 	}
-	if plan.Cloneflags&unix.CLONE_NEWUSER != 0 {
-		sys.UidMappings = idMaps(plan.UserNS)
+	if c.plan.Cloneflags&unix.CLONE_NEWUSER != 0 {
+		sys.UidMappings = idMaps(c.ids.Config)
 		sys.GidMappings = sys.UidMappings
 		sys.GidMappingsEnableSetgroups = true
 		// Root inside, before the exec: nspawn's own IDs are not in a
@@ -92,39 +122,17 @@ func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, 
 		// capability the new namespace gave.
 		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
+	files := childFiles(stdio(), c.message.r.Fd(), c.childStatus.Fd(), lastPID)
 	pid, err := syscall.ForkExec(childExe, []string{childArg0}, &syscall.ProcAttr{
 		Env:   []string{"GOMAXPROCS=1"},
 		Files: files,
 		Sys:   sys,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("start the container: %w", err)
+		return fmt.Errorf("start the container: %w", err)
 	}
-	// Compiled here, while the child starts up, rather than in the
-	// child, where the first build costs a fresh process milliseconds.
-	if plan.Seccomp, err = security.SeccompProgram(plan.Capabilities, plan.SyscallFilter); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		wait(pid)
-		return 0, err
-	}
-	if warnings, err = mounts.Apply(plan.Root, rest); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		wait(pid)
-		return 0, err
-	}
-	warn(plan, warnings)
-	if err := mountKernel(plan, pid, exe); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		wait(pid)
-		return 0, err
-	}
-	if warnings, err = mounts.Apply(plan.Root, plan.LateMounts); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		wait(pid)
-		return 0, err
-	}
-	warn(plan, warnings)
-	return pid, nil
+	c.pid = pid
+	return nil
 }
 
 // execPath names the sealed binary at exe for the child's exec by an fd
@@ -146,29 +154,19 @@ func execPath(exe string) (string, func(), error) {
 	return fmt.Sprintf("/proc/self/fd/%d", high), func() { unix.Close(high) }, nil
 }
 
-// splitFlagChanges splits off the leading steps that change the flags of
-// mounts already there (KindReadOnly).
-func splitFlagChanges(steps []mounts.Step) (early, rest []mounts.Step) {
-	n := 0
-	for n < len(steps) && steps[n].Kind == mounts.KindReadOnly {
-		n++
-	}
-	return steps[:n], steps[n:]
-}
-
 // procfsArg0 marks nspawn re-executed to mount the container's /proc from
 // inside its PID namespace, on kernels whose proc takes no pidns=.
 const procfsArg0 = "nspawn-procfs"
 
-// mountKernel mounts /proc and /sys for the child pid. Where the kernel
+// mountKernel mounts /proc and /sys for the child pid in the tree at root. Where the kernel
 // cannot mount a proc of another PID namespace, a helper forked into the
 // container's mounts it: it shares this thread's mount and user
 // namespaces, so the mounts are as locked as they would be otherwise.
-func mountKernel(plan *Plan, pid int, exe string) error {
-	for _, k := range plan.Kernel {
-		err := k.Mount(plan.Root, pid)
+func mountKernel(kernel []mounts.KernelFS, root string, pid int, exe string) error {
+	for _, k := range kernel {
+		err := k.Mount(root, pid)
 		if errors.Is(err, mounts.ErrNoProcPIDNS) {
-			err = mountProcInside(plan.Root, pid, exe)
+			err = mountProcInside(root, pid, exe)
 		}
 		if err != nil {
 			return err

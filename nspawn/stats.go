@@ -18,21 +18,21 @@ type usageReport struct {
 
 // reportUsage prints --stats, and a line when the OOM killer struck
 // inside the container, which would otherwise go unexplained.
-func reportUsage(plan *Plan, s cgroup.Stats, status int) {
+func reportUsage(plan *Plan, out reporter, s cgroup.Stats, status int) {
 	if s.OOMKills != nil && *s.OOMKills > 0 {
-		fmt.Fprintf(os.Stderr, "nspawn: machine %s hit its memory limit: the kernel's OOM killer ended %d process(es) in it\n", plan.Machine, *s.OOMKills)
+		out.Print("nspawn: machine %s hit its memory limit: the kernel's OOM killer ended %d process(es) in it", plan.Machine, *s.OOMKills)
 	}
 	switch mode := plan.Cgroup.Stats; mode {
 	case "":
 	case "line":
-		fmt.Fprintf(os.Stderr, "nspawn: machine %s used %s\n", plan.Machine, usageLine(s))
+		out.Print("nspawn: machine %s used %s", plan.Machine, usageLine(s))
 	default:
 		data, _ := json.Marshal(usageReport{Machine: plan.Machine, ExitStatus: status, Stats: s})
 		data = append(data, '\n')
 		if mode == "json" {
-			os.Stderr.Write(data)
+			out.w.Write(data)
 		} else if err := os.WriteFile(mode, data, 0o644); err != nil {
-			fmt.Fprintf(os.Stderr, "nspawn: --stats=%s: %v\n", mode, err)
+			out.Error(fmt.Errorf("--stats=%s: %v", mode, err))
 		}
 	}
 }

@@ -1,0 +1,177 @@
+package nspawn
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/mounts"
+	"github.com/nspawn/nspawn/pty"
+	"github.com/nspawn/nspawn/security"
+	"github.com/nspawn/nspawn/users"
+	"github.com/nspawn/nspawn/wire"
+)
+
+// childMessage is exactly what the container's first process reads: the
+// plan's decisions it carries out, and what nspawn settled at run time
+// (the compiled filter). It crosses a pipe as a wire record; the field
+// order in MarshalBinary is the format, and message_test.go fails when a
+// field is added but not carried.
+type childMessage struct {
+	Hostname string
+	UUID     string
+	// LateCgroupNS: enter the cgroup namespace once nspawn has put the
+	// child in its cgroups (Plan.LateCgroupNS).
+	LateCgroupNS   bool
+	PrivateNetwork bool
+	// Mounts are mounts.Phases.Child; Files mounts.Phases.Files.
+	Mounts              []mounts.Step
+	Files               []mounts.Step
+	Capabilities        uint64
+	AmbientCapabilities uint64
+	NoNewPrivileges     bool
+	Seccomp             []unix.SockFilter
+	User                users.User
+	Env                 []string
+	Chdir               string
+	// Argv is the payload's command line, Argv0 the name it sees.
+	Argv          []string
+	Argv0         string
+	Console       pty.Mode
+	AsPID2        bool
+	HostOSRelease string
+	Quiet         bool
+}
+
+// message is what the child of plan is told, with the filter nspawn
+// compiled for it.
+func (p *Plan) message(seccomp []unix.SockFilter) *childMessage {
+	return &childMessage{
+		Hostname: p.Hostname, UUID: p.UUID,
+		LateCgroupNS: p.LateCgroupNS, PrivateNetwork: p.PrivateNetwork,
+		Mounts: p.Mounts.Child, Files: p.Mounts.Files,
+		Capabilities: p.Capabilities, AmbientCapabilities: p.AmbientCapabilities,
+		NoNewPrivileges: p.NoNewPrivileges, Seccomp: seccomp,
+		User: p.User, Env: p.Env, Chdir: p.Chdir, Argv: p.Argv, Argv0: p.Argv0,
+		Console: p.Console, AsPID2: p.AsPID2, HostOSRelease: p.HostOSRelease, Quiet: p.Quiet,
+	}
+}
+
+// MarshalBinary encodes the message.
+func (m *childMessage) MarshalBinary() ([]byte, error) {
+	w := &wire.Writer{}
+	w.Str(m.Hostname)
+	w.Str(m.UUID)
+	w.Flag(m.LateCgroupNS)
+	w.Flag(m.PrivateNetwork)
+	mounts.AppendSteps(w, m.Mounts)
+	mounts.AppendSteps(w, m.Files)
+	w.Num(m.Capabilities)
+	w.Num(m.AmbientCapabilities)
+	w.Flag(m.NoNewPrivileges)
+	w.Str(string(security.EncodeProgram(m.Seccomp)))
+	m.User.AppendWire(w)
+	w.Strs(m.Env)
+	w.Str(m.Chdir)
+	w.Strs(m.Argv)
+	w.Str(m.Argv0)
+	w.Str(string(m.Console))
+	w.Flag(m.AsPID2)
+	w.Str(m.HostOSRelease)
+	w.Flag(m.Quiet)
+	return w.Bytes(), nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (m *childMessage) UnmarshalBinary(b []byte) error {
+	r := wire.NewReader(b)
+	m.Hostname = r.Str()
+	m.UUID = r.Str()
+	m.LateCgroupNS = r.Flag()
+	m.PrivateNetwork = r.Flag()
+	m.Mounts = mounts.ReadSteps(r)
+	m.Files = mounts.ReadSteps(r)
+	m.Capabilities = r.Num()
+	m.AmbientCapabilities = r.Num()
+	m.NoNewPrivileges = r.Flag()
+	var err error
+	if m.Seccomp, err = security.DecodeProgram([]byte(r.Str())); err != nil {
+		return err
+	}
+	m.User = users.ReadUser(r)
+	m.Env = r.Strs()
+	m.Chdir = r.Str()
+	m.Argv = r.Strs()
+	m.Argv0 = r.Str()
+	m.Console = pty.Mode(r.Str())
+	m.AsPID2 = r.Flag()
+	m.HostOSRelease = r.Str()
+	m.Quiet = r.Flag()
+	return r.Err()
+}
+
+// payloadArgv is the command line the payload is started with: Argv, with
+// Argv0 as the name it sees when one is set (a login shell's "-sh").
+func (m *childMessage) payloadArgv() []string {
+	argv := append([]string(nil), m.Argv...)
+	if m.Argv0 != "" {
+		argv[0] = m.Argv0
+	}
+	return argv
+}
+
+// messagePipe is the pipe on which the child waits for its message. The
+// message is its go-ahead: nspawn sends it once /proc, /sys and the
+// cgroups are in place; a pipe closed empty tells the child to give up.
+type messagePipe struct{ r, w *os.File }
+
+func newMessagePipe() (messagePipe, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return messagePipe{}, fmt.Errorf("hand the container its message: %w", err)
+	}
+	return messagePipe{r, w}, nil
+}
+
+// send writes m whole and closes the pipe.
+func (p messagePipe) send(m *childMessage) error {
+	defer p.w.Close()
+	data, err := m.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if len(data) > 1<<16 { // beyond a pipe's default capacity
+		if _, err := unix.FcntlInt(p.w.Fd(), unix.F_SETPIPE_SZ, len(data)); err != nil {
+			return fmt.Errorf("hand the container a message of %d bytes: %w", len(data), err)
+		}
+	}
+	if _, err = p.w.Write(data); err != nil {
+		return fmt.Errorf("hand the container its message: %w", err)
+	}
+	return nil
+}
+
+// close closes what is still open of the pipe: a child still waiting
+// reads an empty message and gives up.
+func (p messagePipe) close() {
+	p.r.Close()
+	p.w.Close()
+}
+
+// readMessage reads the message the parent (or the child, for the stub
+// init) left on messageFD.
+func readMessage() (*childMessage, error) {
+	f := os.NewFile(messageFD, "message")
+	data, err := io.ReadAll(f)
+	f.Close()
+	m := &childMessage{}
+	if err == nil {
+		err = m.UnmarshalBinary(data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read nspawn's message: %w", err)
+	}
+	return m, nil
+}

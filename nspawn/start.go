@@ -1,0 +1,175 @@
+package nspawn
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/mounts"
+	"github.com/nspawn/nspawn/notify"
+	"github.com/nspawn/nspawn/pty"
+)
+
+// container is the run-time state of one run of the container: what
+// nspawn holds while it lives and undoes when it ends. The plan says
+// what the container is; this is how far its start has got.
+type container struct {
+	plan *Plan
+	ids  idMapping
+	out  reporter
+	// mounts are the plan's, owned by a shifted root (idMapping.mounts).
+	mounts mounts.Phases
+
+	message             messagePipe
+	status, childStatus *os.File
+	cg                  *placement
+	signals             chan os.Signal
+	// staging ends the thread the child was forked from, whose death
+	// would kill it (see startChild).
+	staging chan struct{}
+	pid     int
+	// seccomp is the filter compiled for the child while it starts up.
+	seccomp []unix.SockFilter
+	relay   *pty.Relay
+	// ran: the payload was started, so --stats has something to say.
+	ran bool
+}
+
+// start brings the container up to where its first process has been
+// told to go ahead; on an error, abort undoes what was done.
+func (c *container) start() error {
+	for _, phase := range []func() error{
+		c.openChannels,     // the message pipe and the status socket
+		c.placeInCgroup,    // the scope, its limits and devices, its reaper
+		c.announce,         // "Spawning container ..."
+		c.subscribeSignals, // before the child exists, so no stop is lost
+		c.startChild,       // the tree, the clone, /proc and /sys
+		c.admit,            // systemd's scope; the cgroups cloning missed
+		c.sendMessage,      // the child's go-ahead
+	} {
+		if err := phase(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *container) openChannels() (err error) {
+	if c.message, err = newMessagePipe(); err != nil {
+		return err
+	}
+	c.status, c.childStatus, err = statusPair()
+	return err
+}
+
+func (c *container) placeInCgroup() (err error) {
+	c.cg, err = placeInCgroup(c.plan, c.ids, c.out)
+	return err
+}
+
+func (c *container) announce() error {
+	c.out.Info("Spawning container %s on %s.", c.plan.Machine, c.plan.Root)
+	if c.plan.Console == pty.Interactive {
+		c.out.Info("Press ^] three times within 1s to kill container.")
+	}
+	return nil
+}
+
+func (c *container) subscribeSignals() error {
+	c.signals = make(chan os.Signal, 4)
+	signal.Notify(c.signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGWINCH)
+	return nil
+}
+
+// admit puts the child, which waits for its message, into the cgroups it
+// could not be cloned into.
+func (c *container) admit() error {
+	return c.cg.admit(c.plan, c.ids, c.out, c.pid)
+}
+
+func (c *container) sendMessage() error {
+	return c.message.send(c.plan.message(c.seccomp))
+}
+
+// abort undoes a start that failed: the child, if there is one, is
+// killed before it ever ran the payload. The cgroup goes in cleanUp.
+func (c *container) abort() {
+	if c.message.w != nil {
+		c.message.close()
+	}
+	if c.pid > 0 {
+		unix.Kill(c.pid, unix.SIGKILL)
+		wait(c.pid)
+	}
+}
+
+// cleanUp runs when the run ends however it ends: it gives the terminal
+// back, ends the staging thread, reports what the container used (when
+// the payload ran), and removes its cgroup.
+func (c *container) cleanUp(status int) {
+	if c.relay != nil {
+		// Whatever happened, the host terminal leaves raw mode.
+		c.relay.RestoreTerminal()
+	}
+	for _, f := range []*os.File{c.status, c.childStatus} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if c.staging != nil {
+		close(c.staging)
+	}
+	if c.signals != nil {
+		signal.Stop(c.signals)
+	}
+	c.cg.finish(c.plan, c.out, c.ran, status)
+}
+
+// awaitPayload reads the child's reports until the payload runs or its
+// setup fails, starting the console relay and the notify forwarder as
+// their fds arrive.
+func (c *container) awaitPayload() setupReport {
+	report := readStatus(c.status, func(tag byte, fd int) {
+		switch tag {
+		case msgConsole:
+			c.startRelay(fd)
+		case msgNotify:
+			// Without a service manager to tell there is nothing to
+			// relay, and the start-up path stays free of the extra file
+			// and its goroutine.
+			if os.Getenv("NOTIFY_SOCKET") == "" {
+				unix.Close(fd)
+				break
+			}
+			go notify.Forward(os.NewFile(uintptr(fd), notify.SocketInContainer), c.plan.NotifyReady)
+		}
+	})
+	c.status.Close()
+	c.status = nil
+	return report
+}
+
+// startRelay relays the console's pty master, fd, to nspawn's terminal.
+func (c *container) startRelay(fd int) {
+	// Non-blocking, so the os package drives it through the netpoller: a
+	// relay goroutine parks while the pty is empty instead of holding a
+	// thread in read(2).
+	unix.SetNonblock(fd, true)
+	master := os.NewFile(uintptr(fd), "console")
+	var err error
+	if c.relay, err = pty.StartRelay(master, os.Stdin, os.Stdout, c.plan.Console, c.plan.Boot); err != nil {
+		c.out.Error(fmt.Errorf("console: %w", err))
+		unix.Kill(c.pid, unix.SIGKILL)
+	}
+}
+
+// ready tells nspawn's own service manager the container is up: under
+// --notify-ready=no the payload running is readiness enough; under yes
+// the forwarder passes the payload's own READY=1 on.
+func (c *container) ready() {
+	if !c.plan.NotifyReady {
+		notify.Ready()
+	}
+}
