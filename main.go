@@ -1,7 +1,7 @@
 // Command nspawn runs a command or boots an init in a directory tree,
 // isolated in fresh namespaces. main only wires: the same binary is the
-// supervising process and, re-executed, the container's first process and
-// the reaper of a container whose nspawn was killed.
+// supervising process and, re-executed under another argv[0], each of
+// the helpers in entryPoints.
 package main
 
 import (
@@ -12,15 +12,22 @@ import (
 	"github.com/nspawn/nspawn/userns"
 )
 
+// entryPoints are the personalities of this binary, by argv[0]: nspawn
+// re-executes itself as each. argv[0] rather than an option or a
+// variable, so nothing of it reaches a payload.
+func entryPoints() map[string]func() int {
+	return map[string]func() int{
+		nspawn.ChildArg0:  nspawn.Child,      // the container's first process
+		nspawn.StubArg0:   nspawn.StubInit,   // PID 1 under --as-pid2
+		nspawn.ProcfsArg0: nspawn.MountProc,  // /proc on kernels before 6.15
+		userns.HolderArg0: userns.HolderMain, // owns an ID-mapped tree's user namespace
+		cgroup.ReaperArg0: cgroup.ReaperMain, // removes the cgroup of a killed nspawn
+	}
+}
+
 func main() {
-	if nspawn.IsChild() {
-		nspawn.Child()
-	}
-	if userns.IsHolder() {
-		userns.HolderMain()
-	}
-	if cgroup.IsReaper() {
-		os.Exit(cgroup.ReaperMain())
+	if entry, ok := entryPoints()[os.Args[0]]; ok {
+		os.Exit(entry())
 	}
 	os.Exit(nspawn.Main(os.Args[1:]))
 }

@@ -9,8 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// reaperArg0 marks the re-executed binary as the reaper's cleanup stage.
-const reaperArg0 = "nspawn-cgroup-reaper"
+// ReaperArg0 marks the re-executed binary as the reaper's cleanup stage.
+const ReaperArg0 = "nspawn-cgroup-reaper"
 
 // Reaper removes a container's cgroup when nspawn dies without doing so
 // itself (SIGKILL): with no systemd to collect an empty scope, nothing else
@@ -55,7 +55,7 @@ func startReaper(g *Group, l Layout) (*Reaper, error) {
 			v1 = append(v1, root+g.path)
 		}
 	}
-	args := append([]string{reaperArg0, g.root, g.path, owned}, v1...)
+	args := append([]string{ReaperArg0, g.root, g.path, owned}, v1...)
 	attr := &syscall.ProcAttr{
 		Dir: "/",
 		// fd 0 the pipe; fds 3 and 4 for the waiting program; 5 the lock.
@@ -185,12 +185,12 @@ func waitThenExec() []byte {
 	return append(elf, code...)
 }
 
-// IsReaper tells main whether this process is the reaper's cleanup stage.
-func IsReaper() bool { return len(os.Args) >= 4 && os.Args[0] == reaperArg0 }
-
 // ReaperMain is the cleanup stage. Started by waitThenExec, it finds fd 0
 // at end-of-file already; in the fallback it does the waiting itself.
 func ReaperMain() int {
+	if len(os.Args) < 4 {
+		return 2
+	}
 	var b [1]byte
 	for {
 		n, err := unix.Read(0, b[:])

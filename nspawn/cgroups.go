@@ -92,7 +92,7 @@ func (c *CgroupPlan) plan(o *Options, host *Facts, machineName string) (warnings
 		c.Spec.Path, c.Spec.Existing, c.Spec.Supervise = host.OwnCgroup, true, systemd
 	case systemd:
 		// The scope exists only once systemd has made it with the
-		// child stage in it.
+		// child in it.
 		// The v1 hierarchies of a hybrid host are systemd's to arrange:
 		// --stats reads the unified one only.
 		c.Spec.Existing = true
@@ -197,7 +197,7 @@ func (p *placement) create(plan *Plan, ids idMapping, out reporter, spec cgroup.
 	return nil
 }
 
-// admit registers the child stage, which waits for its plan, with
+// admit registers the child, which waits for its message, with
 // systemd, and puts it into the cgroups it could not be cloned into: the
 // payload cgroup of the scope systemd made, or the v1 hierarchies.
 func (p *placement) admit(plan *Plan, ids idMapping, out reporter, pid int) error {
@@ -286,7 +286,7 @@ func (p *placement) finish(plan *Plan, out reporter, ran bool, status int) {
 	p.reg.Close()
 }
 
-// cgroupFD is the fd for CLONE_INTO_CGROUP, so the child stage starts in
+// cgroupFD is the fd for CLONE_INTO_CGROUP, so the child starts in
 // its cgroup and its cgroup namespace is rooted there.
 func (p *placement) cgroupFD() (int, bool) {
 	if p == nil || p.group == nil {

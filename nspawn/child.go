@@ -18,47 +18,41 @@ import (
 	"github.com/nspawn/nspawn/security"
 )
 
-// IsChild tells main whether this process is the re-executed child stage
-// (or the stub init it becomes under --as-pid2).
-func IsChild() bool {
-	return len(os.Args) > 0 && (os.Args[0] == childArg0 || os.Args[0] == stubArg0 || os.Args[0] == procfsArg0)
-}
-
-// stageError is a setup failure with the exit status nspawn reports for it:
+// setupError is a setup failure with the exit status nspawn reports for it:
 // 1 for nspawn's own failures, 126/127 where exec failed, as a shell does.
-type stageError struct {
+type setupError struct {
 	status int
 	err    error
 }
 
-func (e *stageError) Error() string { return e.err.Error() }
+func (e *setupError) Error() string { return e.err.Error() }
 
-// Child runs inside the new namespaces as their PID 1: it carries out the
-// plan and becomes the payload (or its stub init). It never returns.
-func Child() {
-	if os.Args[0] == procfsArg0 {
-		os.Exit(mountProcHelper())
-	}
+// Child runs inside the new namespaces as their PID 1: it carries out its
+// message and becomes the payload (or the stub init). It returns only
+// the status of a failed setup, which nspawn has been told.
+func Child() int { return inContainer(setupAndExec) }
+
+// StubInit is the --as-pid2 stub init's entry, exec'd by the child.
+func StubInit() int { return inContainer(runStubInit) }
+
+// inContainer runs setup as the container's PID 1 and reports its
+// failure to nspawn.
+func inContainer(setup func(status *os.File) error) int {
 	// The parent-death signal and the exec that keeps it belong to one
 	// thread: an exec from another thread of this Go process would make
 	// that thread, which never had the signal set, the container's PID 1.
 	runtime.LockOSThread()
-	// A short-lived setup stage: collecting garbage would only cost time.
+	// A short-lived setup: collecting garbage would only cost time.
 	debug.SetGCPercent(-1)
 	status := os.NewFile(statusFD, "status")
-	var err error
-	if os.Args[0] == stubArg0 {
-		err = runStubInit(status)
-	} else {
-		err = setupAndExec(status)
-	}
+	err := setup(status)
 	code := 1
-	var se *stageError
+	var se *setupError
 	if errors.As(err, &se) {
 		code = se.status
 	}
 	sendError(status, code, err.Error())
-	os.Exit(code)
+	return code
 }
 
 func setupAndExec(status *os.File) error {
@@ -282,7 +276,7 @@ func findExecutable(name, path, dir string) (string, error) {
 	if denied != "" {
 		return "", execError(denied, unix.EACCES)
 	}
-	return "", &stageError{127, fmt.Errorf("%s: command not found in the container (PATH=%s)", name, path)}
+	return "", &setupError{127, fmt.Errorf("%s: command not found in the container (PATH=%s)", name, path)}
 }
 
 // execError turns exec's errno into the message and status a shell gives.
@@ -290,11 +284,11 @@ func execError(name string, err error) error {
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		if unix.Access(name, unix.F_OK) == nil {
-			return &stageError{127, fmt.Errorf("%s: cannot execute: its interpreter or dynamic loader is missing in the container", name)}
+			return &setupError{127, fmt.Errorf("%s: cannot execute: its interpreter or dynamic loader is missing in the container", name)}
 		}
-		return &stageError{127, fmt.Errorf("%s: command not found in the container", name)}
+		return &setupError{127, fmt.Errorf("%s: command not found in the container", name)}
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOEXEC), errors.Is(err, unix.EISDIR):
-		return &stageError{126, fmt.Errorf("%s: cannot execute: %v", name, err)}
+		return &setupError{126, fmt.Errorf("%s: cannot execute: %v", name, err)}
 	}
-	return &stageError{126, fmt.Errorf("execute %s: %w", name, err)}
+	return &setupError{126, fmt.Errorf("execute %s: %w", name, err)}
 }

@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// childArg0 marks the re-executed binary as the container's first
+// ChildArg0 marks the re-executed binary as the container's first
 // process. It is argv[0], not an option or environment variable, so
 // nothing of it reaches the payload's environment or command line.
-const childArg0 = "nspawn-child"
+const ChildArg0 = "nspawn-child"
 
 // Version is set at build time (-ldflags -X).
 var Version = "dev"

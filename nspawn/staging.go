@@ -123,7 +123,7 @@ func (c *container) clone(exe string) error {
 		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	files := childFiles(stdio(), c.message.r.Fd(), c.childStatus.Fd(), lastPID)
-	pid, err := syscall.ForkExec(childExe, []string{childArg0}, &syscall.ProcAttr{
+	pid, err := syscall.ForkExec(childExe, []string{ChildArg0}, &syscall.ProcAttr{
 		Env:   []string{"GOMAXPROCS=1"},
 		Files: files,
 		Sys:   sys,
@@ -154,9 +154,9 @@ func execPath(exe string) (string, func(), error) {
 	return fmt.Sprintf("/proc/self/fd/%d", high), func() { unix.Close(high) }, nil
 }
 
-// procfsArg0 marks nspawn re-executed to mount the container's /proc from
+// ProcfsArg0 marks nspawn re-executed to mount the container's /proc from
 // inside its PID namespace, on kernels whose proc takes no pidns=.
-const procfsArg0 = "nspawn-procfs"
+const ProcfsArg0 = "nspawn-procfs"
 
 // mountKernel mounts /proc and /sys for the child pid in the tree at root. Where the kernel
 // cannot mount a proc of another PID namespace, a helper forked into the
@@ -179,7 +179,7 @@ func mountProcInside(root string, pid int, exe string) error {
 	if err := mounts.JoinNamespace(pid, "pid", unix.CLONE_NEWPID); err != nil {
 		return err
 	}
-	helper, err := syscall.ForkExec(exe, []string{procfsArg0, root}, &syscall.ProcAttr{
+	helper, err := syscall.ForkExec(exe, []string{ProcfsArg0, root}, &syscall.ProcAttr{
 		Env:   []string{"GOMAXPROCS=1"},
 		Files: []uintptr{0, 1, 2},
 	})
@@ -192,9 +192,12 @@ func mountProcInside(root string, pid int, exe string) error {
 	return nil
 }
 
-// mountProcHelper is the helper's side: mount the proc of its own PID
-// namespace, hardened, in the tree at root.
-func mountProcHelper() int {
+// MountProc is the helper's side: mount the proc of its own PID
+// namespace, hardened, in the tree at os.Args[1].
+func MountProc() int {
+	if len(os.Args) < 2 {
+		return 2
+	}
 	for _, k := range mounts.Kernel() {
 		if k.FSType != "proc" {
 			continue

@@ -10,11 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stubArg0 marks nspawn re-executed as the --as-pid2 stub init.
-const stubArg0 = "nspawn-stubinit"
+// StubArg0 marks nspawn re-executed as the --as-pid2 stub init.
+const StubArg0 = "nspawn-stubinit"
 
-// execStubInit turns the child stage, PID 1, into the stub init. The child
-// stage's Go runtime threads hold PIDs 2 and up in the new namespace, so it
+// execStubInit turns the child, PID 1, into the stub init. The child's
+// Go runtime threads hold PIDs 2 and up in the new namespace, so it
 // execs a fresh copy of nspawn: exec ends those threads and frees their
 // PIDs, and the stub sets ns_last_pid so the payload it forks is PID 2,
 // as systemd-nspawn's --as-pid2 promises. The message, with the
@@ -47,7 +47,7 @@ func execStubInit(msg *childMessage, path string, status *os.File) error {
 	if err != nil {
 		return err
 	}
-	err = unix.Exec(exe, []string{stubArg0}, []string{"GOMAXPROCS=1"})
+	err = unix.Exec(exe, []string{StubArg0}, []string{"GOMAXPROCS=1"})
 	return fmt.Errorf("start the stub init: %w", err)
 }
 
@@ -62,11 +62,11 @@ func sealedCopy() (string, error) {
 		return "", fmt.Errorf("copy nspawn for the stub init: %w", err)
 	}
 	defer src.Close()
-	fd, err := unix.MemfdCreate(stubArg0, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err := unix.MemfdCreate(StubArg0, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return "", fmt.Errorf("copy nspawn for the stub init: %w", err)
 	}
-	dst := os.NewFile(uintptr(fd), stubArg0)
+	dst := os.NewFile(uintptr(fd), StubArg0)
 	if _, err := io.Copy(dst, src); err != nil {
 		return "", fmt.Errorf("copy nspawn for the stub init: %w", err)
 	}

@@ -2,21 +2,17 @@ package userns
 
 import (
 	"fmt"
-	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// holderArg0 marks nspawn re-executed only to own a user namespace until
+// HolderArg0 marks nspawn re-executed only to own a user namespace until
 // nspawn has taken a reference to it.
-const holderArg0 = "nspawn-userns"
-
-// IsHolder says whether this process is such a holder.
-func IsHolder() bool { return len(os.Args) > 0 && os.Args[0] == holderArg0 }
+const HolderArg0 = "nspawn-userns"
 
 // HolderMain waits to be killed.
-func HolderMain() {
+func HolderMain() int {
 	for {
 		unix.Pause()
 	}
@@ -38,7 +34,7 @@ func MappingNamespace(shift, size uint32) (int, error) {
 		{ContainerID: 0, HostID: int(shift), Size: int(size)},
 		{ContainerID: hostRootInMap, HostID: 0, Size: 1},
 	}
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{holderArg0}, &syscall.ProcAttr{
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{HolderArg0}, &syscall.ProcAttr{
 		Env: []string{"GOMAXPROCS=1"},
 		Sys: &syscall.SysProcAttr{
 			Cloneflags:  unix.CLONE_NEWUSER,

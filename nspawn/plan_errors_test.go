@@ -1,0 +1,132 @@
+package nspawn
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nspawn/nspawn/cgroup"
+)
+
+// testFacts are a pure cgroup v2 host without systemd, where nspawn holds
+// every capability; rows change what they test.
+func testFacts(cwd string) *Facts {
+	return &Facts{
+		Cwd: cwd, Env: []string{"TERM=xterm", "HOME=/root"},
+		Capabilities: 1<<41 - 1, TimeNS: true,
+		Cgroups: cgroup.Layout{Unified: "/sys/fs/cgroup"},
+		Limits:  cgroup.Host{MemTotal: 8 << 30, TasksMax: 4194304, CPUs: "0-1"},
+	}
+}
+
+// TestPlanErrors: every mistake planning catches, one row each, with the
+// line the user sees. BuildPlan touches nothing, so each row runs without
+// root on a tree made here.
+func TestPlanErrors(t *testing.T) {
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	fakeTree(tree)
+	os.MkdirAll(filepath.Join(tree, "data"), 0o755)
+	os.WriteFile(filepath.Join(tree, "etc-file"), nil, 0o644)
+	hostFile := filepath.Join(dir, "host-file")
+	os.WriteFile(hostFile, nil, 0o644)
+	noInit := filepath.Join(dir, "noinit")
+	os.MkdirAll(filepath.Join(noInit, "usr"), 0o755)
+	shifted := filepath.Join(dir, "shifted")
+	fakeTree(shifted)
+	os.Chown(shifted, 65536, 65536)
+
+	noCgroup := func(f *Facts) { f.Cgroups = cgroup.Layout{} }
+	noOwnCgroup := func(f *Facts) { f.OwnCgroupErr = errors.New("/proc/self/cgroup names no cgroup v2 cgroup") }
+	lacksCaps := func(f *Facts) { f.Capabilities = 0 }
+	for _, row := range []struct {
+		args  []string
+		facts func(*Facts)
+		want  string
+	}{
+		// The run as a whole.
+		{[]string{"-b", "-a"}, nil, "--boot and --as-pid2 exclude each other"},
+		{[]string{"-b", "-u", "nobody"}, nil, "--boot and --user exclude each other"},
+		{[]string{"--console=loud", "true"}, nil, "--console=loud:"},
+		{[]string{"--pipe", "--console=interactive", "true"}, nil, "--pipe and --console=interactive contradict each other"},
+		// The tree and who the container is.
+		{[]string{"-D", filepath.Join(dir, "missing"), "true"}, nil, "does not exist"},
+		{[]string{"-D", hostFile, "true"}, nil, "is not a directory"},
+		{[]string{"-D", "/", "true"}, nil, "refusing to use the host's root directory"},
+		{[]string{"-M", "bad_name!", "true"}, nil, "--machine=bad_name!: not a valid machine name"},
+		{[]string{"--hostname=-x", "true"}, nil, "--hostname=-x: not a valid hostname"},
+		{[]string{"--uuid=xyz", "true"}, nil, "--uuid=xyz: not a UUID"},
+		{[]string{"--uuid=00000000000000000000000000000000", "true"}, nil, "the null UUID is not allowed"},
+		// Start and stop.
+		{[]string{"--notify-ready=maybe", "true"}, nil, "--notify-ready=maybe: not a boolean"},
+		{[]string{"--kill-signal=SIGFOO", "true"}, nil, "--kill-signal=SIGFOO: not a signal name"},
+		{[]string{"--kill-signal=99", "true"}, nil, "--kill-signal=99: signal number out of range"},
+		{[]string{"--kill-signal=RTMIN+40", "true"}, nil, "beyond SIGRTMAX"},
+		// The cgroup.
+		{[]string{"--slice=ci.slice", "--keep-unit", "true"}, nil, "--slice= and --keep-unit exclude each other"},
+		{[]string{"--slice=ci", "true"}, nil, "--slice=ci:"},
+		{[]string{"--register=perhaps", "true"}, nil, "--register=perhaps: not a boolean"},
+		{[]string{"--property=MemoryMax", "true"}, nil, "--property=MemoryMax: not NAME=VALUE"},
+		{[]string{"--property=MemoryMax=lots", "true"}, nil, "--property=MemoryMax=lots:"},
+		{[]string{"--property=Nice=5", "true"}, nil, "--property=Nice=5:"},
+		{[]string{"--property=CPUWeight=0", "true"}, nil, "--property=CPUWeight=0:"},
+		{[]string{"--property=AllowedCPUs=7", "true"}, nil, "--property=AllowedCPUs=7:"},
+		{[]string{"--property=MemoryMax=1G", "true"}, noCgroup, "this host has no cgroup v2 hierarchy to put limits on"},
+		{[]string{"--property=MemoryMax=1G", "--keep-unit", "true"}, nil, "with --keep-unit the container stays in nspawn's own unit"},
+		{[]string{"--keep-unit", "true"}, noOwnCgroup, "--keep-unit: /proc/self/cgroup names no cgroup v2 cgroup"},
+		{[]string{"--stats=xml", "true"}, nil, "--stats=xml: use line, json, or a file"},
+		{[]string{"--stats=" + filepath.Join(dir, "nodir", "s.json"), "true"}, nil, "does not exist"},
+		// Mounts.
+		{[]string{"--bind=relative:dst", "true"}, nil, "--bind=relative:dst: destination"},
+		{[]string{"--bind=" + filepath.Join(dir, "missing"), "true"}, nil, "does not exist"},
+		{[]string{"--bind=/a:/b:c:d", "true"}, nil, "too many ':'-separated fields"},
+		{[]string{"--bind=" + hostFile + ":/data", "true"}, nil, "cannot bind a file onto a directory in the tree"},
+		{[]string{"--bind-ro=" + dir + ":/etc-file", "true"}, nil, "cannot bind a directory onto a file in the tree"},
+		{[]string{"--bind=" + dir + ":/x:bogus", "true"}, nil, `unknown option "bogus"`},
+		{[]string{"--tmpfs=relative", "true"}, nil, "--tmpfs=relative: path"},
+		{[]string{"--read-only", "--tmpfs=/nowhere", "true"}, nil, "--read-only: mount point /nowhere is missing in the tree"},
+		{[]string{"--resolv-conf=maybe-host", "true"}, nil, "--resolv-conf=maybe-host: unknown mode"},
+		{[]string{"--timezone=utc", "true"}, nil, "--timezone=utc: unknown mode"},
+		// The user namespace.
+		{[]string{"--private-users=lots", "true"}, nil, "--private-users=lots:"},
+		{[]string{"--private-users-ownership=steal", "true"}, nil, "--private-users-ownership=steal:"},
+		{[]string{"-D", shifted, "--private-users=pick", "--private-users-ownership=map", "true"}, nil, "chowned before"},
+		{[]string{"--private-users=65536", "--private-users-ownership=chown", "--read-only", "true"}, nil, "--read-only and --private-users-ownership=chown exclude each other"},
+		{[]string{"--private-users=65537:65536", "--private-users-ownership=chown", "true"}, nil, "the range must be 65536 IDs from a multiple of 65536"},
+		// Security.
+		{[]string{"--capability=CAP_BOGUS", "true"}, nil, "--capability=CAP_BOGUS:"},
+		{[]string{"--drop-capability=flying", "true"}, nil, "--drop-capability=flying:"},
+		{[]string{"--ambient-capability=all", "true"}, nil, "name the capabilities; all is not accepted"},
+		{[]string{"--ambient-capability=CAP_SYS_TIME", "true"}, nil, "CAP_SYS_TIME not in the container's set"},
+		{[]string{"-b", "--capability=CAP_SYS_TIME", "--ambient-capability=CAP_SYS_TIME"}, nil, "--ambient-capability is of no use with --boot"},
+		{[]string{"--ambient-capability=CAP_CHOWN", "true"}, lacksCaps, "nspawn itself lacks CAP_CHOWN"},
+		{[]string{"--no-new-privileges=sometimes", "true"}, nil, "--no-new-privileges=sometimes: not a boolean"},
+		{[]string{"--system-call-filter=frobnicate", "true"}, nil, "frobnicate"},
+		// The payload.
+		{[]string{"-u", "nosuchuser", "true"}, nil, "--user=nosuchuser:"},
+		{[]string{"--chdir=data", "true"}, nil, "--chdir=data: the working directory must be an absolute path"},
+		{[]string{"-D", noInit}, nil, "no command given and the tree has no usable shell"},
+		{[]string{"-D", noInit, "-b"}, nil, "--boot: the tree has no init"},
+		{[]string{"-E", "1BAD=x", "true"}, nil, `--setenv=1BAD=x: "1BAD" is not a valid variable name`},
+	} {
+		args := row.args
+		if !strings.HasPrefix(strings.Join(args, " "), "-D") {
+			args = append([]string{"-D", tree}, args...)
+		}
+		o, err := ParseOptions(args)
+		if err != nil {
+			t.Errorf("%v: options: %v", row.args, err)
+			continue
+		}
+		facts := testFacts(dir)
+		if row.facts != nil {
+			row.facts(facts)
+		}
+		_, err = BuildPlan(o, facts)
+		if err == nil || !strings.Contains(err.Error(), row.want) {
+			t.Errorf("%v: got %v, want an error with %q", row.args, err, row.want)
+		}
+	}
+}
