@@ -61,25 +61,83 @@ done
 shell=()
 hyperfine --help | grep -q -- '--shell=none' && shell=(-N)
 
-json=$(mktemp --suffix=.json)
-trap 'rm -f "$json"' EXIT
+json=$(mktemp --suffix=.json) spaced=$(mktemp --suffix=.json)
+trap 'rm -f "$json" "$spaced"' EXIT
+echo "start-up, back to back:"
 hyperfine "${shell[@]}" --warmup "$warmup" --runs "$runs" --export-json "$json" "${args[@]}" || true
 [[ -s $json ]] || exit 0
+# Starts 50 ms apart, the normal case: back-to-back starts can fall inside
+# the previous start's RCU grace period and skip waits a lone start pays.
+spaced_args=()
+for ((i = 0; i < ${#args[@]}; i += 3)); do
+    [[ ${args[i+1]} == ours || ${args[i+1]} == bwrap || ${args[i+1]} == systemd-nspawn ]] && spaced_args+=("${args[@]:i:3}")
+done
+echo
+echo "start-up, 50 ms apart:"
+hyperfine "${shell[@]}" --warmup 3 --runs "${BENCH_SPACED_RUNS:-60}" --prepare 'sleep 0.05' --export-json "$spaced" "${spaced_args[@]}" || true
 
-python3 - "$json" <<'EOF'
-import json, sys
-res = json.load(open(sys.argv[1]))["results"]
-med = {r["command"]: r["median"] * 1000 for r in res}  # command = the -n name
-print(f"\n{'name':<20}{'median ms':>10}")
-for n, m in med.items():
-    print(f"{n:<20}{m:>10.2f}")
-if "ours" in med:
-    for o in ("bwrap", "systemd-nspawn", "unshare"):
-        if o in med:
-            print(f"{'ours/' + o:<20}{med['ours'] / med[o]:>10.2f}")
-if "ours -U" in med and "systemd-nspawn -U" in med:
-    print(f"{'ours/sdn, both -U':<20}{med['ours -U'] / med['systemd-nspawn -U']:>10.2f}")
+python3 - "$json" "$spaced" <<'EOF'
+import json, os, sys
+
+def load(path):
+    if not os.path.getsize(path):
+        return {}
+    out = {}
+    for r in json.load(open(path))["results"]:
+        t = sorted(r["times"])
+        out[r["command"]] = (r["median"] * 1000, t[int(0.9 * (len(t) - 1))] * 1000)  # command = the -n name
+    return out
+
+for title, res in (("back to back", load(sys.argv[1])), ("50 ms apart", load(sys.argv[2]))):
+    if not res:
+        continue
+    print(f"\n{title}\n{'name':<20}{'median ms':>10}{'p90 ms':>10}{'p90/med':>9}")
+    for n, (m, p) in res.items():
+        print(f"{n:<20}{m:>10.2f}{p:>10.2f}{p / m:>9.2f}")
+    if "ours" in res:
+        for o in ("bwrap", "systemd-nspawn", "unshare"):
+            if o in res:
+                print(f"{'ours/' + o:<20}{res['ours'][0] / res[o][0]:>10.2f}{res['ours'][1] / res[o][1]:>10.2f}")
+    if "ours -U" in res and "systemd-nspawn -U" in res:
+        print(f"{'ours/sdn, both -U':<20}{res['ours -U'][0] / res['systemd-nspawn -U'][0]:>10.2f}")
 EOF
+
+# A running container's supervisor: threads and proportional memory of
+# each nspawn process, with BENCH_MANY containers running at once.
+if [[ ${BENCH_SUPERVISOR:-1} == 1 && -x $nspawn ]]; then
+    many=${BENCH_MANY:-200}
+    echo
+    echo "supervisor: $many containers of 'sleep 120' at once"
+    pids=()
+    for ((i = 0; i < many; i++)); do
+        "$nspawn" -q -D "$tree" -M "bench-sup-$i" sleep 120 </dev/null >/dev/null 2>&1 &
+        pids+=($!)
+    done
+    # Ready once every container runs its sleep.
+    for ((t = 0; t < 600; t++)); do
+        n=$(pgrep -x sleep -c || true)
+        ((n >= many)) && break
+        sleep 0.1
+    done
+    python3 - "${pids[@]}" <<'EOF'
+import sys
+threads, pss = [], []
+for pid in sys.argv[1:]:
+    try:
+        status = open(f"/proc/{pid}/status").read()
+        rollup = open(f"/proc/{pid}/smaps_rollup").read()
+    except OSError:
+        continue
+    threads.append(int(next(l.split()[1] for l in status.splitlines() if l.startswith("Threads:"))))
+    pss.append(int(next(l.split()[1] for l in rollup.splitlines() if l.startswith("Pss:"))))
+if pss:
+    threads.sort(); pss.sort()
+    print(f"nspawn processes {len(pss)}: threads median {threads[len(threads)//2]} max {threads[-1]}; "
+          f"PSS median {pss[len(pss)//2] / 1024:.2f} MB, max {pss[-1] / 1024:.2f} MB")
+EOF
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+fi
 
 # Boot: seconds to READY=1 and from SIGTERM to exit, booting the systemd
 # tree (a fresh copy per run) under each tool, as a Go benchmark.
