@@ -77,6 +77,14 @@ func (c *CgroupPlan) plan(o *Options, host *Facts, machineName string) (warnings
 	}
 	c.Systemd, c.KeepUnit = systemd, o.KeepUnit
 	c.Spec.Layout = layout
+	return c.planSpec(o, host, path.Join(slice, machine.ScopeName(machineName)))
+}
+
+// planSpec decides which cgroup the container gets on this host: none
+// without cgroup v2, below nspawn's own with --keep-unit, systemd's scope
+// with systemd, else scope, made by nspawn.
+func (c *CgroupPlan) planSpec(o *Options, host *Facts, scope string) (warnings []string, err error) {
+	layout := c.Spec.Layout
 	switch {
 	case layout.Unified == "":
 		if len(o.Properties) > 0 {
@@ -89,15 +97,15 @@ func (c *CgroupPlan) plan(o *Options, host *Facts, machineName string) (warnings
 		if host.OwnCgroupErr != nil {
 			return nil, fmt.Errorf("--keep-unit: %v", host.OwnCgroupErr)
 		}
-		c.Spec.Path, c.Spec.Existing, c.Spec.Supervise = host.OwnCgroup, true, systemd
-	case systemd:
+		c.Spec.Path, c.Spec.Existing, c.Spec.Supervise = host.OwnCgroup, true, c.Systemd
+	case c.Systemd:
 		// The scope exists only once systemd has made it with the
 		// child in it.
 		// The v1 hierarchies of a hybrid host are systemd's to arrange:
 		// --stats reads the unified one only.
 		c.Spec.Existing = true
 	default:
-		c.Spec.Path = path.Join(slice, machine.ScopeName(machineName))
+		c.Spec.Path = scope
 		c.Spec.Files, warnings = c.Limits.Files(layout)
 		c.Spec.Accounting = c.Stats != ""
 	}

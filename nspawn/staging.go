@@ -101,9 +101,25 @@ func (c *container) clone(exe string) error {
 		c.childStatus.Close()
 		c.childStatus = nil
 	}()
-	cgroupFD, intoCgroup := c.cg.cgroupFD()
+	files := childFiles(stdio(), c.message.r.Fd(), c.childStatus.Fd(), lastPID)
 	// syscall.ForkExec rather than os/exec: the child needs nothing
 	// os/exec adds, and its pidfd probe costs an extra fork on every start.
+	pid, err := syscall.ForkExec(childExe, []string{ChildArg0}, &syscall.ProcAttr{
+		Env:   []string{"GOMAXPROCS=1"},
+		Files: files,
+		Sys:   c.cloneAttr(),
+	})
+	if err != nil {
+		return fmt.Errorf("start the container: %w", err)
+	}
+	c.pid = pid
+	return nil
+}
+
+// cloneAttr is how the child is cloned: into the plan's namespaces, its
+// cgroup where it can, and its user namespace's map.
+func (c *container) cloneAttr() *syscall.SysProcAttr {
+	cgroupFD, intoCgroup := c.cg.cgroupFD()
 	sys := &syscall.SysProcAttr{
 		Cloneflags: c.plan.Cloneflags,
 		Pdeathsig:  syscall.SIGKILL,
@@ -122,17 +138,7 @@ func (c *container) clone(exe string) error {
 		// capability the new namespace gave.
 		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	files := childFiles(stdio(), c.message.r.Fd(), c.childStatus.Fd(), lastPID)
-	pid, err := syscall.ForkExec(childExe, []string{ChildArg0}, &syscall.ProcAttr{
-		Env:   []string{"GOMAXPROCS=1"},
-		Files: files,
-		Sys:   sys,
-	})
-	if err != nil {
-		return fmt.Errorf("start the container: %w", err)
-	}
-	c.pid = pid
-	return nil
+	return sys
 }
 
 // execPath names the sealed binary at exe for the child's exec by an fd
