@@ -199,6 +199,10 @@ func (p *placement) create(plan *Plan, spec cgroup.Spec) error {
 		}
 	}
 	p.group = group
+	if err := group.MirrorLimits(spec.Files); err != nil {
+		group.Remove()
+		return err
+	}
 	warnings, err = group.RestrictDevices(spec)
 	if err != nil {
 		group.Remove()
@@ -238,7 +242,12 @@ func (p *placement) admit(plan *Plan, pid int) error {
 	if err := p.create(plan, spec); err != nil {
 		return err
 	}
-	return p.group.JoinPayload(pid)
+	if err := p.group.JoinPayload(pid); err != nil {
+		return err
+	}
+	// systemd wrote the limits on its scope; the payload shows them.
+	files, _ := c.Limits.Files(spec.Layout)
+	return p.group.MirrorLimits(files)
 }
 
 // scopeProperties are what systemd-nspawn puts on its scope besides the
