@@ -47,52 +47,21 @@ type Host struct {
 	CPUs     string // online CPUs ("0-1"), for AllowedCPUs=
 }
 
-// Properties are the names --property= accepts.
-var Properties = []string{"MemoryMax", "MemoryHigh", "MemorySwapMax", "CPUQuota", "CPUWeight", "TasksMax", "IOWeight", "AllowedCPUs", "DeviceAllow"}
-
-// Set parses one NAME=VALUE assignment into l. An empty value resets
-// the property, as systemd does.
+// Set parses one NAME=VALUE assignment into l, by the row of properties
+// named. An empty value resets the property, as systemd does.
 func (l *Limits) Set(assignment string, host Host) error {
 	name, value, ok := strings.Cut(assignment, "=")
 	if !ok {
 		return fmt.Errorf("not NAME=VALUE (e.g. MemoryMax=1G)")
 	}
-	value = strings.TrimSpace(value)
-	var err error
-	switch name {
-	case "MemoryMax":
-		l.MemoryMax, err = parseBytes(value, host.MemTotal)
-	case "MemoryHigh":
-		l.MemoryHigh, err = parseBytes(value, host.MemTotal)
-	case "MemorySwapMax":
-		l.MemorySwapMax, err = parseBytes(value, host.MemTotal)
-	case "CPUQuota":
-		l.CPUQuota, err = parseCPUQuota(value)
-	case "CPUWeight":
-		if value == "idle" {
-			l.CPUWeight = ptr(WeightIdle)
-			break
+	var names []string
+	for _, p := range properties {
+		if p.name == name {
+			return p.parse(l, strings.TrimSpace(value), host)
 		}
-		l.CPUWeight, err = parseWeight(value)
-	case "IOWeight":
-		l.IOWeight, err = parseWeight(value)
-	case "TasksMax":
-		l.TasksMax, err = parseTasks(value, host.TasksMax)
-	case "AllowedCPUs":
-		l.AllowedCPUs, err = parseCPUs(value, host.CPUs)
-	case "DeviceAllow":
-		if value == "" {
-			l.DeviceAllow = nil
-			break
-		}
-		var d Device
-		if d, err = parseDevice(value); err == nil {
-			l.DeviceAllow = append(l.DeviceAllow, d)
-		}
-	default:
-		return fmt.Errorf("unknown property %s; nspawn sets %s", name, strings.Join(Properties, ", "))
+		names = append(names, p.name)
 	}
-	return err
+	return fmt.Errorf("unknown property %s; nspawn sets %s", name, strings.Join(names, ", "))
 }
 
 // parseBytes is systemd's size syntax: a number with an optional
@@ -151,6 +120,14 @@ func parseCPUQuota(s string) (*uint64, error) {
 		return nil, fmt.Errorf("%s is not a CPU quota (a percentage above 0, e.g. 50%% or 200%%)", s)
 	}
 	return ptr(uint64(math.Round(f * 10000))), nil // µs per second
+}
+
+// parseCPUWeight is CPUWeight=: a weight, or idle.
+func parseCPUWeight(s string) (*uint64, error) {
+	if s == "idle" {
+		return ptr(WeightIdle), nil
+	}
+	return parseWeight(s)
 }
 
 // parseWeight is CPUWeight= and IOWeight=: 1 to 10000, default 100.

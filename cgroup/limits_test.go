@@ -1,6 +1,8 @@
 package cgroup
 
 import (
+	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -94,5 +96,131 @@ func TestLimitsFiles(t *testing.T) {
 	want = "memory:memory.limit_in_bytes=33554432\nmemory:memory.memsw.limit_in_bytes=33554432\ncpu:cpu.cfs_period_us=100000\ncpu:cpu.cfs_quota_us=50000\ncpu:cpu.shares=2048\npids:pids.max=max\nblkio:blkio.bfq.weight=118\nblkio:blkio.weight=1000\ncpuset:cpuset.cpus=0\n"
 	if got := show(v1); got != want || len(warnings) != 1 || !strings.Contains(warnings[0], "MemoryHigh") {
 		t.Errorf("v1:\n%s%v\nwant\n%s and a MemoryHigh warning", got, warnings, want)
+	}
+}
+
+func TestCPUMask(t *testing.T) {
+	for list, want := range map[string][]byte{"0-1": {0x03}, "3,9": {0x08, 0x02}, "8": {0x00, 0x01}} {
+		if got := cpuMask(list); !bytes.Equal(got, want) {
+			t.Errorf("cpuMask(%q) = %x, want %x", list, got, want)
+		}
+	}
+}
+
+// showFiles is files one a line, CONTROLLER:NAME=VALUE, with a + before a
+// file the container sees too (Mirror).
+func showFiles(files []File) string {
+	var b strings.Builder
+	for _, f := range files {
+		for i := range f.Names {
+			if f.Mirror {
+				b.WriteString("+")
+			}
+			b.WriteString(f.Controller + ":" + f.Names[i] + "=" + f.Values[i] + "\n")
+		}
+	}
+	return b.String()
+}
+
+// TestProperties runs every row of properties through all it says: the
+// parse, the unified files, the v1 files or warning, and the unit
+// property. Every row must have a case.
+func TestProperties(t *testing.T) {
+	cases := []struct {
+		set       []string // the property last: the others are what it needs
+		v2, v1    string
+		v1Warning string
+		unit      string // NAME TYPE VALUE
+	}{
+		{set: []string{"MemoryMax=1G"},
+			v2:   "+memory:memory.max=1073741824\n",
+			v1:   "memory:memory.limit_in_bytes=1073741824\n",
+			unit: "MemoryMax uint64 1073741824"},
+		{set: []string{"MemoryMax=infinity"},
+			v2:   "+memory:memory.max=max\n",
+			v1:   "memory:memory.limit_in_bytes=-1\n",
+			unit: "MemoryMax uint64 18446744073709551615"},
+		{set: []string{"MemoryHigh=64M"},
+			v2:        "+memory:memory.high=67108864\n",
+			v1Warning: "no memory.high",
+			unit:      "MemoryHigh uint64 67108864"},
+		{set: []string{"MemoryMax=1G", "MemorySwapMax=1M"},
+			v2:   "+memory:memory.max=1073741824\n+memory:memory.swap.max=1048576\n",
+			v1:   "memory:memory.limit_in_bytes=1073741824\nmemory:memory.memsw.limit_in_bytes=1074790400\n",
+			unit: "MemorySwapMax uint64 1048576"},
+		{set: []string{"MemorySwapMax=0"},
+			v2:        "+memory:memory.swap.max=0\n",
+			v1Warning: "without a finite MemoryMax",
+			unit:      "MemorySwapMax uint64 0"},
+		{set: []string{"CPUQuota=50%"},
+			v2:   "+cpu:cpu.max=50000 100000\n",
+			v1:   "cpu:cpu.cfs_period_us=100000\ncpu:cpu.cfs_quota_us=50000\n",
+			unit: "CPUQuotaPerSecUSec uint64 500000"},
+		{set: []string{"CPUQuota=0.5%"},
+			v2:   "+cpu:cpu.max=1000 100000\n",
+			v1:   "cpu:cpu.cfs_period_us=100000\ncpu:cpu.cfs_quota_us=1000\n",
+			unit: "CPUQuotaPerSecUSec uint64 5000"},
+		{set: []string{"CPUWeight=50"},
+			v2:   "cpu:cpu.weight=50\n",
+			v1:   "cpu:cpu.shares=512\n",
+			unit: "CPUWeight uint64 50"},
+		{set: []string{"CPUWeight=idle"},
+			v2:   "cpu:cpu.idle=1\n",
+			v1:   "cpu:cpu.shares=2\n",
+			unit: "CPUWeight uint64 0"},
+		{set: []string{"TasksMax=50"},
+			v2:   "+pids:pids.max=50\n",
+			v1:   "pids:pids.max=50\n",
+			unit: "TasksMax uint64 50"},
+		{set: []string{"IOWeight=10000"},
+			v2:   "io:io.bfq.weight=1000\nio:io.weight=default 10000\n",
+			v1:   "blkio:blkio.bfq.weight=1000\nblkio:blkio.weight=1000\n",
+			unit: "IOWeight uint64 10000"},
+		{set: []string{"AllowedCPUs=1,3"},
+			v2:   "+cpuset:cpuset.cpus=1,3\n",
+			v1:   "cpuset:cpuset.cpus=1,3\n",
+			unit: "AllowedCPUs []uint8 [10]"},
+		{set: []string{"DeviceAllow=/dev/fuse rw"},
+			unit: "DeviceAllow []cgroup.Device [{/dev/fuse rw}]"},
+	}
+	tested := map[string]bool{}
+	for _, tc := range cases {
+		var l Limits
+		for _, a := range tc.set {
+			if err := l.Set(a, testHost); err != nil {
+				t.Fatalf("%s: %v", a, err)
+			}
+		}
+		last := tc.set[len(tc.set)-1]
+		name, _, _ := strings.Cut(last, "=")
+		tested[name] = true
+		v2, warnings := l.Files(Layout{Unified: "/sys/fs/cgroup"})
+		if got := showFiles(v2); got != tc.v2 || len(warnings) > 0 {
+			t.Errorf("%s: v2 files\n%s%v\nwant\n%s", last, got, warnings, tc.v2)
+		}
+		v1, warnings := l.Files(Layout{Unified: "/sys/fs/cgroup/unified", Hybrid: true})
+		if got := showFiles(v1); got != tc.v1 {
+			t.Errorf("%s: v1 files\n%swant\n%s", last, got, tc.v1)
+		}
+		if w := strings.Join(warnings, "\n"); tc.v1Warning == "" && w != "" || !strings.Contains(w, tc.v1Warning) {
+			t.Errorf("%s: v1 warnings %q, want one with %q", last, w, tc.v1Warning)
+		}
+		var unit []string
+		for _, p := range l.UnitProperties() {
+			if strings.HasPrefix(p.Name, name) {
+				unit = append(unit, fmt.Sprintf("%s %T %v", p.Name, p.Value, p.Value))
+			}
+		}
+		if len(unit) != 1 || unit[0] != tc.unit {
+			t.Errorf("%s: unit property %q, want %q", last, unit, tc.unit)
+		}
+	}
+	for _, p := range properties {
+		if !tested[p.name] {
+			t.Errorf("property %s has no case in TestProperties", p.name)
+		}
+	}
+	if len(Limits{}.UnitProperties()) > 0 {
+		t.Errorf("empty limits have unit properties %v", Limits{}.UnitProperties())
 	}
 }

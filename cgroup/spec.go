@@ -1,7 +1,6 @@
 package cgroup
 
 import (
-	"fmt"
 	"strconv"
 )
 
@@ -46,6 +45,13 @@ type File struct {
 	Controller string
 	Names      []string
 	Values     []string
+	// Mirror means the container sees the limit too: the file is written
+	// on the payload cgroup as well (Group.MirrorLimits), the root of the
+	// container's cgroup namespace, where runtimes that size themselves
+	// from their cgroup (Go's GOMAXPROCS, the JVM) read it. The scope's
+	// copy still holds: root inside may rewrite the payload's, not the
+	// scope's.
+	Mirror bool
 }
 
 // accountingControllers are the v1 hierarchies --stats reads; CPU time
@@ -57,78 +63,22 @@ const cpuPeriod = 100000
 
 // Files turns limits into the files that carry them on this layout: the
 // unified hierarchy's, or on a hybrid host the v1 controllers' (as
-// systemd's cgroup.c maps them). Warnings name limits this layout cannot
-// carry.
+// systemd's cgroup.c maps them), in the order of properties. Warnings
+// name limits this layout cannot carry.
 func (l Limits) Files(layout Layout) (files []File, warnings []string) {
-	add := func(ctrl, value string, name string) {
-		files = append(files, File{Controller: ctrl, Names: []string{name}, Values: []string{value}})
-	}
-	if !layout.Hybrid {
-		if l.MemoryMax != nil {
-			add("memory", maxValue(*l.MemoryMax, "max"), "memory.max")
+	for _, p := range properties {
+		if _, set := p.unit(l); !set {
+			continue
 		}
-		if l.MemoryHigh != nil {
-			add("memory", maxValue(*l.MemoryHigh, "max"), "memory.high")
+		if !layout.Hybrid {
+			files = append(files, p.unified(l)...)
+			continue
 		}
-		if l.MemorySwapMax != nil {
-			add("memory", maxValue(*l.MemorySwapMax, "max"), "memory.swap.max")
+		f, warning := p.v1(l)
+		files = append(files, f...)
+		if warning != "" {
+			warnings = append(warnings, warning)
 		}
-		if l.CPUQuota != nil {
-			add("cpu", fmt.Sprintf("%d %d", cpuQuota(*l.CPUQuota), cpuPeriod), "cpu.max")
-		}
-		if l.CPUWeight != nil && *l.CPUWeight == WeightIdle {
-			add("cpu", "1", "cpu.idle")
-		} else if l.CPUWeight != nil {
-			add("cpu", strconv.FormatUint(*l.CPUWeight, 10), "cpu.weight")
-		}
-		if l.TasksMax != nil {
-			add("pids", maxValue(*l.TasksMax, "max"), "pids.max")
-		}
-		if w := l.IOWeight; w != nil {
-			// io.bfq.weight comes with the BFQ scheduler, io.weight with
-			// blk-iocost; systemd writes both.
-			files = append(files, File{Controller: "io",
-				Names:  []string{"io.bfq.weight", "io.weight"},
-				Values: []string{bfqWeight(*w), "default " + strconv.FormatUint(*w, 10)}})
-		}
-		if l.AllowedCPUs != "" {
-			add("cpuset", l.AllowedCPUs, "cpuset.cpus")
-		}
-		return files, nil
-	}
-	if l.MemoryMax != nil {
-		add("memory", maxValue(*l.MemoryMax, "-1"), "memory.limit_in_bytes")
-	}
-	if l.MemoryHigh != nil {
-		warnings = append(warnings, "--property=MemoryHigh= has no effect on this host: cgroup v1 has no memory.high")
-	}
-	if l.MemorySwapMax != nil {
-		// v1 limits memory and swap together: memsw is their sum.
-		if l.MemoryMax == nil || *l.MemoryMax == Infinity || *l.MemorySwapMax == Infinity {
-			warnings = append(warnings, "--property=MemorySwapMax= has no effect on this host without a finite MemoryMax=: cgroup v1 limits memory and swap only together")
-		} else {
-			add("memory", strconv.FormatUint(*l.MemoryMax+*l.MemorySwapMax, 10), "memory.memsw.limit_in_bytes")
-		}
-	}
-	if l.CPUQuota != nil {
-		add("cpu", strconv.Itoa(cpuPeriod), "cpu.cfs_period_us")
-		add("cpu", strconv.FormatUint(cpuQuota(*l.CPUQuota), 10), "cpu.cfs_quota_us")
-	}
-	if l.CPUWeight != nil {
-		// systemd's cgroup_cpu_weight_to_shares: 100 is 1024 shares.
-		add("cpu", strconv.FormatUint(clamp(*l.CPUWeight*1024/100, 2, 262144), 10), "cpu.shares")
-	}
-	if l.TasksMax != nil {
-		add("pids", maxValue(*l.TasksMax, "max"), "pids.max")
-	}
-	if w := l.IOWeight; w != nil {
-		// systemd's cgroup_weight_io_to_blkio: 100 is blkio's 500.
-		files = append(files, File{Controller: "blkio",
-			Names:  []string{"blkio.bfq.weight", "blkio.weight"},
-			Values: []string{bfqWeight(*w), strconv.FormatUint(clamp(*w*500/100, 10, 1000), 10)}})
-	}
-	if l.AllowedCPUs != "" {
-		add("cpuset", l.AllowedCPUs, "cpuset.cpus")
 	}
 	return files, warnings
 }

@@ -18,49 +18,19 @@ func Prop(name string, value any) Property {
 }
 
 // LimitProperties are --property= limits as the unit properties systemd
-// takes for them (org.freedesktop.systemd1(5)); systemd then writes the
-// cgroup files itself, on whatever hierarchy it runs.
+// takes for them, named and typed by cgroup's table of properties
+// (Limits.UnitProperties); systemd then writes the cgroup files itself,
+// on whatever hierarchy it runs.
 func LimitProperties(l cgroup.Limits) []Property {
 	var props []Property
-	for _, p := range []struct {
-		name  string
-		value *uint64
-	}{
-		{"MemoryMax", l.MemoryMax}, {"MemoryHigh", l.MemoryHigh}, {"MemorySwapMax", l.MemorySwapMax},
-		{"CPUQuotaPerSecUSec", l.CPUQuota}, {"CPUWeight", l.CPUWeight},
-		{"TasksMax", l.TasksMax}, {"IOWeight", l.IOWeight},
-	} {
-		if p.value != nil {
-			props = append(props, Prop(p.name, *p.value))
-		}
-	}
-	if l.AllowedCPUs != "" {
-		props = append(props, Prop("AllowedCPUs", cpuMask(l.AllowedCPUs)))
-	}
-	if len(l.DeviceAllow) > 0 {
-		props = append(props, DeviceAllow(l.DeviceAllow...))
+	for _, p := range l.UnitProperties() {
+		props = append(props, Prop(p.Name, p.Value))
 	}
 	return props
 }
 
-// DeviceAllow is the property for devices: a(ss) of path and access.
+// DeviceAllow is the property for devices: a(ss) of path and access, the
+// two string fields of cgroup.Device.
 func DeviceAllow(devs ...cgroup.Device) Property {
-	type entry struct{ Path, Access string }
-	var list []entry
-	for _, d := range devs {
-		list = append(list, entry{d.Path, d.Access})
-	}
-	return Prop("DeviceAllow", list)
-}
-
-// cpuMask is a CPU list as systemd's ay: bit N%8 of byte N/8.
-func cpuMask(list string) []byte {
-	var mask []byte
-	for cpu := range cgroup.CPUs(list) {
-		for len(mask) <= cpu/8 {
-			mask = append(mask, 0)
-		}
-		mask[cpu/8] |= 1 << (cpu % 8)
-	}
-	return mask
+	return Prop("DeviceAllow", devs)
 }

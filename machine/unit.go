@@ -6,6 +6,8 @@ package machine
 import (
 	"fmt"
 	"strings"
+
+	"github.com/coreos/go-systemd/v22/unit"
 )
 
 // DefaultSlice is where containers go unless --slice says otherwise, as
@@ -14,26 +16,15 @@ const DefaultSlice = "machine.slice"
 
 // ScopeName is the scope unit of machine name, as machined names it:
 // machine-<escaped name>.scope.
+//
+// The escape is go-systemd's UnitNameEscape, systemd's unit_name_escape()
+// ('/' becomes '-'; '-', '\', a leading '.' and every byte outside
+// [a-zA-Z0-9:_.] become \xNN) byte for byte but for one case: it writes a
+// byte below 0x10 with one hex digit ("\x9" where systemd writes "\x09").
+// A machine name is a hostname (letters, digits, '-' and '.'), so that
+// case never arises here.
 func ScopeName(name string) string {
-	return "machine-" + escape(name) + ".scope"
-}
-
-// escape is systemd's unit_name_escape(): '/' becomes '-'; '-', '\' and
-// every byte outside [a-zA-Z0-9:_.] becomes \xNN, as does a leading '.'.
-func escape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '/':
-			b.WriteByte('-')
-		case c == '.' && i == 0, !unitChar(c) || c == '-' || c == '\\':
-			fmt.Fprintf(&b, `\x%02x`, c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
+	return "machine-" + unit.UnitNameEscape(name) + ".scope"
 }
 
 func unitChar(c byte) bool {

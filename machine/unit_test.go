@@ -1,6 +1,10 @@
 package machine
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/coreos/go-systemd/v22/unit"
+)
 
 func TestScopeName(t *testing.T) {
 	for in, want := range map[string]string{
@@ -10,10 +14,24 @@ func TestScopeName(t *testing.T) {
 		"a.b_c:d":    "machine-a.b_c:d.scope",
 		"sp ace":     `machine-sp\x20ace.scope`,
 		`back\slash`: `machine-back\x5cslash.scope`,
+		// From systemd-escape 252 here.
+		"h\u00e9llo": `machine-h\xc3\xa9llo.scope`,
+		"a/b":        "machine-a-b.scope",
+		"/lead":      "machine--lead.scope",
+		"x.-y":       `machine-x.\x2dy.scope`,
 	} {
 		if got := ScopeName(in); got != want {
 			t.Errorf("ScopeName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestEscapeShortHex pins where go-systemd's escape differs from systemd's
+// (systemd-escape $'\t' is \x09): should it change, ScopeName's comment
+// must too.
+func TestEscapeShortHex(t *testing.T) {
+	if got := unit.UnitNameEscape("\t"); got != `\x9` {
+		t.Errorf("UnitNameEscape(tab) = %q; update ScopeName's comment", got)
 	}
 }
 

@@ -196,6 +196,10 @@ func (p *placement) create(plan *Plan, ids idMapping, out reporter, spec cgroup.
 	}
 	out.Warn(warnings...)
 	p.group = group
+	if err := group.MirrorLimits(spec.Files); err != nil {
+		group.Remove()
+		return err
+	}
 	warnings, err = group.RestrictDevices(spec)
 	if err != nil {
 		group.Remove()
@@ -231,7 +235,12 @@ func (p *placement) admit(plan *Plan, ids idMapping, out reporter, pid int) erro
 	if err := p.create(plan, ids, out, spec); err != nil {
 		return err
 	}
-	return p.group.JoinPayload(pid)
+	if err := p.group.JoinPayload(pid); err != nil {
+		return err
+	}
+	// systemd wrote the limits on its scope; the payload shows them.
+	files, _ := c.Limits.Files(spec.Layout)
+	return p.group.MirrorLimits(files)
 }
 
 // scopeProperties are what systemd-nspawn puts on its scope besides the

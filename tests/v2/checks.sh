@@ -223,6 +223,27 @@ check_cpuquota() {
     prop v2q IOWeight=300 io.weight 'default 300'
 }
 
+# limits-inside: the container reads its limits at its own cgroup root
+# (the payload shows the scope's), as Go's GOMAXPROCS and the JVM do; root
+# inside may rewrite the payload's copy, while the scope's still holds.
+check_limits_inside() {
+    nsbg -M v2l --property=CPUQuota=50% --property=MemoryMax=64M --property=TasksMax=50 /bin/sh -c \
+        'cd /sys/fs/cgroup && echo "cpu.max $(cat cpu.max)" && echo "memory.max $(cat memory.max)" && echo "pids.max $(cat pids.max)" &&
+         echo max >pids.max && echo "rewritten $(cat pids.max)"; exec sleep 30' >"$O" 2>"$E" &
+    pid=$!
+    i=0
+    while ! grep -q '^rewritten' "$O" && alive $pid && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    echo "V2TEST NOTE limits-inside: $(tr '\n' ' ' <"$O")"
+    grep -qx 'cpu.max 50000 100000' "$O" || bad "cpu.max inside is not '50000 100000': $(tr '\n' ' ' <"$O") $(errs)"
+    grep -qx 'memory.max 67108864' "$O" || bad "memory.max inside is not 67108864: $(tr '\n' ' ' <"$O") $(errs)"
+    grep -qx 'pids.max 50' "$O" || bad "pids.max inside is not 50: $(tr '\n' ' ' <"$O") $(errs)"
+    grep -qx 'rewritten max' "$O" || bad "root inside could not rewrite its own pids.max: $(tr '\n' ' ' <"$O") $(errs)"
+    pm=$(cat "$MS/machine-v2l.scope/pids.max" 2>&1)
+    [ "$pm" = 50 ] || bad "scope's pids.max is '$pm' after the container rewrote its own, want 50"
+    stop $pid 10
+    nothing_left
+}
+
 check_badproperty() {
     for p in Bogus=1 MemoryMax=lots; do
         ns -M v2x --property=$p /bin/true 2>"$E"
@@ -289,7 +310,7 @@ check_userns() {
 }
 
 # V2_CHECKS (from run.sh, through the kernel command line) picks checks.
-for c in $(echo "${V2_CHECKS:-basic namespace scope-while-running sigkill leftover tasksmax memorymax cpuquota badproperty stats devices userns}" | tr , " "); do
+for c in $(echo "${V2_CHECKS:-basic namespace scope-while-running sigkill leftover tasksmax memorymax cpuquota limits-inside badproperty stats devices userns}" | tr , " "); do
     check $c
 done
 echo "V2TEST DONE"
