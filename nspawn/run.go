@@ -84,7 +84,7 @@ func runOnce(plan *Plan, ids idMapping, out reporter) (status int, reboot bool) 
 		return fail(err), false
 	}
 	if report := c.awaitPayload(); report.failed {
-		wait(c.pid)
+		c.wait()
 		if c.relay != nil {
 			c.relay.Close(0)
 		}
@@ -93,7 +93,7 @@ func runOnce(plan *Plan, ids idMapping, out reporter) (status int, reboot bool) 
 	}
 	c.ran = true
 	c.ready()
-	ws := supervise(c.pid, plan, c.signals, c.relay)
+	ws := supervise(c.pid, c.exited, plan, c.signals, c.relay)
 	if c.relay != nil {
 		// The last output may still sit in the pty when PID 1 is gone.
 		c.relay.Close(time.Second)

@@ -17,12 +17,13 @@ import (
 // namespaces, from a thread of its own: that thread's private mount
 // namespace (the staging namespace) is where the tree is built, and the
 // container's is copied from it across the user namespace boundary, which
-// locks every mount (see mounts.KernelFS). The thread lives until cleanUp
-// closes c.staging, since the child's parent-death signal fires when the
-// thread that forked it exits.
+// locks every mount (see mounts.KernelFS). The child's parent-death
+// signal fires when the thread that forked it exits, so that thread
+// stays, and is the one that waits for the child: it reports the child's
+// end on c.exited, and ends with it.
 func (c *container) startChild() error {
 	started := make(chan error)
-	done := make(chan struct{})
+	exited := make(chan unix.WaitStatus, 1)
 	go func() {
 		// Never unlocked: the thread, and its mount namespace with the
 		// staging copy of the tree, end with this goroutine.
@@ -30,13 +31,13 @@ func (c *container) startChild() error {
 		err := c.stageTree()
 		started <- err
 		if err == nil {
-			<-done
+			exited <- wait(c.pid)
 		}
 	}()
 	if err := <-started; err != nil {
 		return err
 	}
-	c.staging = done
+	c.exited = exited
 	return nil
 }
 

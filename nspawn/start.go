@@ -26,10 +26,10 @@ type container struct {
 	status, childStatus *os.File
 	cg                  *placement
 	signals             chan os.Signal
-	// staging ends the thread the child was forked from, whose death
-	// would kill it (see startChild).
-	staging chan struct{}
-	pid     int
+	pid                 int
+	// exited reports the child's end: the thread it was forked from
+	// waits for it (see startChild).
+	exited <-chan unix.WaitStatus
 	// seccomp is the filter compiled for the child while it starts up.
 	seccomp []unix.SockFilter
 	relay   *pty.Relay
@@ -101,13 +101,21 @@ func (c *container) abort() {
 	}
 	if c.pid > 0 {
 		unix.Kill(c.pid, unix.SIGKILL)
-		wait(c.pid)
+		c.wait()
 	}
 }
 
+// wait waits for the child's end.
+func (c *container) wait() unix.WaitStatus {
+	if c.exited != nil {
+		return <-c.exited
+	}
+	return wait(c.pid)
+}
+
 // cleanUp runs when the run ends however it ends: it gives the terminal
-// back, ends the staging thread, reports what the container used (when
-// the payload ran), and removes its cgroup.
+// back, reports what the container used (when the payload ran), and
+// removes its cgroup.
 func (c *container) cleanUp(status int) {
 	if c.relay != nil {
 		// Whatever happened, the host terminal leaves raw mode.
@@ -117,9 +125,6 @@ func (c *container) cleanUp(status int) {
 		if f != nil {
 			f.Close()
 		}
-	}
-	if c.staging != nil {
-		close(c.staging)
 	}
 	if c.signals != nil {
 		signal.Stop(c.signals)

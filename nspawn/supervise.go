@@ -52,9 +52,7 @@ func reportExit(plan *Plan, out reporter, ws unix.WaitStatus) (status int, reboo
 // gets stopGrace to exit before SIGKILL. A booted init always gets its
 // grace period (inits may take signals in ways /proc does not show), and
 // a second stop request kills at once, as in systemd-nspawn.
-func supervise(pid int, plan *Plan, signals <-chan os.Signal, relay *pty.Relay) unix.WaitStatus {
-	done := make(chan unix.WaitStatus, 1)
-	go func() { done <- wait(pid) }()
+func supervise(pid int, exited <-chan unix.WaitStatus, plan *Plan, signals <-chan os.Signal, relay *pty.Relay) unix.WaitStatus {
 	var grace <-chan time.Time
 	var escape <-chan struct{}
 	if relay != nil {
@@ -62,7 +60,7 @@ func supervise(pid int, plan *Plan, signals <-chan os.Signal, relay *pty.Relay) 
 	}
 	for {
 		select {
-		case status := <-done:
+		case status := <-exited:
 			return status
 		case <-escape:
 			// ^]^]^]: the user wants out now, as in systemd-nspawn.
