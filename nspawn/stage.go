@@ -124,6 +124,11 @@ func assemble(plan *Plan, files []uintptr, cgroupFD int, intoCgroup bool) (int, 
 		return 0, err
 	}
 	warn(plan, warnings)
+	if err := mounts.Landed(pid, plan.Root, rest, plan.LateMounts); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		wait(pid)
+		return 0, err
+	}
 	return pid, nil
 }
 
