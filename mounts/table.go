@@ -2,7 +2,6 @@ package mounts
 
 import (
 	"fmt"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,6 +14,10 @@ const (
 	limitsNested = ",size=10%,nr_inodes=400k"
 	limitsRun    = ",size=20%,nr_inodes=800k"
 )
+
+// ttyGroup is the tty group's GID, which systemd-nspawn's setup_pts()
+// assumes every tree has (TTY_GID), for devpts's terminals.
+const ttyGroup = 5
 
 const (
 	noSuidDevExec = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
@@ -69,7 +72,7 @@ func Standard() []Step {
 		// The only device nodes a container's /dev holds, as in
 		// systemd-nspawn's copy_devnodes(); /dev/console comes with a console.
 		{Kind: KindDevices, Target: "/dev", Devices: []string{"null", "zero", "full", "random", "urandom", "tty"}},
-		{Kind: KindFS, FSType: "devpts", Source: "devpts", Target: "/dev/pts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=620,gid=5"},
+		{Kind: KindFS, FSType: "devpts", Source: "devpts", Target: "/dev/pts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=620", TTYGroup: ttyGroup},
 		{Kind: KindSymlink, Source: "pts/ptmx", Target: "/dev/ptmx"},
 		{Kind: KindSymlink, Source: "/proc/self/fd", Target: "/dev/fd"},
 		{Kind: KindSymlink, Source: "/proc/self/fd/0", Target: "/dev/stdin"},
@@ -85,7 +88,7 @@ func Standard() []Step {
 // host's ID of root in a shifted container, as systemd-nspawn's
 // tmpfs_patch_options() and setup_pts() do: nspawn mounts them from the
 // host, where they would belong to host root, an ID the container cannot
-// write as. devpts's tty group is the container's GID 5.
+// write as. devpts's tty group moves into the container's range with them.
 func OwnedBy(steps []Step, uid uint32) []Step {
 	out := make([]Step, len(steps))
 	for i, s := range steps {
@@ -94,7 +97,7 @@ func OwnedBy(steps []Step, uid uint32) []Step {
 			case "tmpfs":
 				s.Data = joinOptions(s.Data, fmt.Sprintf("uid=%d,gid=%d", uid, uid))
 			case "devpts":
-				s.Data = strings.Replace(s.Data, ",gid=5", fmt.Sprintf(",gid=%d", uid+5), 1)
+				s.TTYGroup += uid
 			}
 		}
 		out[i] = s
