@@ -296,17 +296,3 @@ func readOnly(root, target string, recursive bool) error {
 	}
 	return nil
 }
-
-// PivotRoot makes the working directory, the tree (Prepare), the new /
-// and detaches the old root entirely. The pivot_root(".", ".") form
-// stacks the old root on the new one, so nothing has to be created in the
-// tree for it.
-func PivotRoot() error {
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root into the tree: %w", err)
-	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detach the old root: %w", err)
-	}
-	return unix.Chdir("/")
-}
