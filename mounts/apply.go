@@ -152,7 +152,7 @@ func apply(root string, s Step) error {
 		if err != nil {
 			return err
 		}
-		if err := unix.Mount(s.Source, dst, s.FSType, s.Flags, s.mountData()); err != nil {
+		if err := unix.Mount(s.Source, dst, s.FSType, s.Flags, s.Data); err != nil {
 			return fmt.Errorf("mount %s on %s: %w", s.FSType, s.Target, err)
 		}
 	case KindBind:

@@ -78,7 +78,7 @@ func TestOwnedBy(t *testing.T) {
 		{"shifted", func() []Step { return OwnedBy(Standard(), 0x80000) }, ",uid=524288,gid=524288", "newinstance,ptmxmode=0666,mode=620,gid=524293"},
 	} {
 		for _, s := range tc.steps() {
-			switch data := s.mountData(); s.FSType {
+			switch data := s.Data; s.FSType {
 			case "tmpfs":
 				if strings.Contains(data, "uid=") != (tc.owner != "") || !strings.HasSuffix(data, tc.owner) {
 					t.Errorf("%s: %s: %q, want the owner %q", tc.name, s.Target, data, tc.owner)

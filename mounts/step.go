@@ -3,8 +3,6 @@
 // child's new mount namespace, then pivot_root into the tree.
 package mounts
 
-import "strconv"
-
 // Kind says what a Step does.
 type Kind string
 
@@ -36,14 +34,9 @@ type Step struct {
 	Kind   Kind
 	Source string
 	Target string
-	// FSType and Data are mount(2)'s filesystemtype and data for KindFS
-	// (see mountData for what is added to Data).
+	// FSType and Data are mount(2)'s filesystemtype and data for KindFS.
 	FSType string
 	Data   string
-	// TTYGroup is devpts's gid=, the group its terminals are made with:
-	// the container's tty group, shifted by OwnedBy like the owners of
-	// the tmpfs instances.
-	TTYGroup uint32
 	// Flags are MS_* flags for KindFS; for KindBind MS_NOSUID and MS_NODEV.
 	Flags uintptr
 	// ReadOnly and Recursive apply to KindBind.
@@ -62,13 +55,4 @@ type Step struct {
 	// BestEffort turns a failure into a warning, as systemd-nspawn treats
 	// its resolv.conf and timezone updates.
 	BestEffort bool
-}
-
-// mountData is mount(2)'s data for a KindFS step: Data, with devpts's
-// gid= built from TTYGroup.
-func (s Step) mountData() string {
-	if s.FSType == "devpts" {
-		return joinOptions(s.Data, "gid="+strconv.FormatUint(uint64(s.TTYGroup), 10))
-	}
-	return s.Data
 }

@@ -2,6 +2,7 @@ package mounts
 
 import (
 	"fmt"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,7 +73,7 @@ func Standard() []Step {
 		// The only device nodes a container's /dev holds, as in
 		// systemd-nspawn's copy_devnodes(); /dev/console comes with a console.
 		{Kind: KindDevices, Target: "/dev", Devices: []string{"null", "zero", "full", "random", "urandom", "tty"}},
-		{Kind: KindFS, FSType: "devpts", Source: "devpts", Target: "/dev/pts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=620", TTYGroup: ttyGroup},
+		Devpts{TTYGroup: ttyGroup}.Step(),
 		{Kind: KindSymlink, Source: "pts/ptmx", Target: "/dev/ptmx"},
 		{Kind: KindSymlink, Source: "/proc/self/fd", Target: "/dev/fd"},
 		{Kind: KindSymlink, Source: "/proc/self/fd/0", Target: "/dev/stdin"},
@@ -97,12 +98,31 @@ func OwnedBy(steps []Step, uid uint32) []Step {
 			case "tmpfs":
 				s.Data = joinOptions(s.Data, fmt.Sprintf("uid=%d,gid=%d", uid, uid))
 			case "devpts":
-				s.TTYGroup += uid
+				s = Devpts{TTYGroup: ttyGroup + uid}.Step()
 			}
 		}
 		out[i] = s
 	}
 	return out
+}
+
+// Devpts is the container's own devpts instance, on /dev/pts.
+type Devpts struct {
+	// TTYGroup is the group its terminals are made with (gid=): the tty
+	// group as the host sees it, shifted like the tmpfs owners in a
+	// shifted container.
+	TTYGroup uint32
+}
+
+// Step mounts d, systemd-nspawn's setup_pts(): a new instance with its
+// own ptmx, each terminal writable by the tty group (mode 620, for
+// write(1) and wall).
+func (d Devpts) Step() Step {
+	return Step{
+		Kind: KindFS, FSType: "devpts", Source: "devpts", Target: "/dev/pts",
+		Flags: unix.MS_NOSUID | unix.MS_NOEXEC,
+		Data:  "newinstance,ptmxmode=0666,mode=620,gid=" + strconv.FormatUint(uint64(d.TTYGroup), 10),
+	}
 }
 
 func joinOptions(a, b string) string {
