@@ -9,4 +9,5 @@ require (
 	github.com/godbus/dbus/v5 v5.2.4
 	github.com/spf13/pflag v1.1.0
 	golang.org/x/sys v0.49.0
+	golang.org/x/term v0.47.0
 )

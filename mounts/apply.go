@@ -13,10 +13,12 @@ import (
 // Stage gives the calling thread a mount namespace of its own, in which
 // nspawn assembles the container's tree before the container exists.
 // Nothing mounted there reaches the host (MS_SLAVE, as systemd-nspawn
-// does, so host unmounts still reach us). The tree becomes a shared mount
-// point: the container's mount namespace is copied from this one, and what
-// is mounted below the tree after the copy (/proc, /sys) propagates into
-// it. The thread must be locked and die with the container.
+// does, so host unmounts still reach us). The tree and every mount inside
+// it (a tmpfs an image builder left on its /srv) become shared: the
+// container's mount namespace is copied from this one, and what is mounted
+// in the tree after the copy (/proc, /sys, the user's binds) propagates
+// into it only through a shared parent; on a mount that is not, it would
+// stay behind here. The thread must be locked and die with the container.
 //
 // With mapNS, a user namespace's fd (0 for none), the tree is an ID-mapped mount
 // of itself, its owners shifted through mapNS's map (see MapTree).
@@ -40,7 +42,7 @@ func Stage(root string, mapNS int) error {
 	} else if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s onto itself: %w", root, err)
 	}
-	if err := unix.Mount("", root, "", unix.MS_SHARED, ""); err != nil {
+	if err := unix.Mount("", root, "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("share %s with the container: %w", root, err)
 	}
 	return nil
@@ -293,18 +295,4 @@ func readOnly(root, target string, recursive bool) error {
 		return fmt.Errorf("make %s read-only: %w", target, err)
 	}
 	return nil
-}
-
-// PivotRoot makes the working directory, the tree (Prepare), the new /
-// and detaches the old root entirely. The pivot_root(".", ".") form
-// stacks the old root on the new one, so nothing has to be created in the
-// tree for it.
-func PivotRoot() error {
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root into the tree: %w", err)
-	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detach the old root: %w", err)
-	}
-	return unix.Chdir("/")
 }

@@ -68,21 +68,31 @@ func TestParseTmpfs(t *testing.T) {
 }
 
 func TestOwnedBy(t *testing.T) {
-	std := Standard()
-	steps := OwnedBy(std, 0x80000)
-	for _, s := range steps {
-		switch s.FSType {
-		case "tmpfs":
-			if !strings.HasSuffix(s.Data, ",uid=524288,gid=524288") {
-				t.Errorf("%s: %q lacks the owner", s.Target, s.Data)
-			}
-		case "devpts":
-			if !strings.Contains(s.Data, ",gid=524293") || strings.Contains(s.Data, "gid=5,") {
-				t.Errorf("devpts: %q, want the shifted tty group", s.Data)
+	for _, tc := range []struct {
+		name   string
+		steps  func() []Step
+		owner  string // in each tmpfs's mount data; "" for none
+		devpts string // devpts's mount data
+	}{
+		{"unshifted", Standard, "", "newinstance,ptmxmode=0666,mode=620,gid=5"},
+		{"shifted", func() []Step { return OwnedBy(Standard(), 0x80000) }, ",uid=524288,gid=524288", "newinstance,ptmxmode=0666,mode=620,gid=524293"},
+	} {
+		for _, s := range tc.steps() {
+			switch data := s.Data; s.FSType {
+			case "tmpfs":
+				if strings.Contains(data, "uid=") != (tc.owner != "") || !strings.HasSuffix(data, tc.owner) {
+					t.Errorf("%s: %s: %q, want the owner %q", tc.name, s.Target, data, tc.owner)
+				}
+			case "devpts":
+				if data != tc.devpts {
+					t.Errorf("%s: devpts %q, want %q", tc.name, data, tc.devpts)
+				}
 			}
 		}
 	}
-	if std[0].Data != Standard()[0].Data {
+	std := Standard()
+	OwnedBy(std, 0x80000)
+	if !reflect.DeepEqual(std, Standard()) {
 		t.Error("OwnedBy changed the steps given to it")
 	}
 }

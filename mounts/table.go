@@ -2,7 +2,7 @@ package mounts
 
 import (
 	"fmt"
-	"strings"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,6 +15,10 @@ const (
 	limitsNested = ",size=10%,nr_inodes=400k"
 	limitsRun    = ",size=20%,nr_inodes=800k"
 )
+
+// ttyGroup is the tty group's GID, which systemd-nspawn's setup_pts()
+// assumes every tree has (TTY_GID), for devpts's terminals.
+const ttyGroup = 5
 
 const (
 	noSuidDevExec = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
@@ -69,7 +73,7 @@ func Standard() []Step {
 		// The only device nodes a container's /dev holds, as in
 		// systemd-nspawn's copy_devnodes(); /dev/console comes with a console.
 		{Kind: KindDevices, Target: "/dev", Devices: []string{"null", "zero", "full", "random", "urandom", "tty"}},
-		{Kind: KindFS, FSType: "devpts", Source: "devpts", Target: "/dev/pts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=620,gid=5"},
+		Devpts{TTYGroup: ttyGroup}.Step(),
 		{Kind: KindSymlink, Source: "pts/ptmx", Target: "/dev/ptmx"},
 		{Kind: KindSymlink, Source: "/proc/self/fd", Target: "/dev/fd"},
 		{Kind: KindSymlink, Source: "/proc/self/fd/0", Target: "/dev/stdin"},
@@ -85,7 +89,7 @@ func Standard() []Step {
 // host's ID of root in a shifted container, as systemd-nspawn's
 // tmpfs_patch_options() and setup_pts() do: nspawn mounts them from the
 // host, where they would belong to host root, an ID the container cannot
-// write as. devpts's tty group is the container's GID 5.
+// write as. devpts's tty group moves into the container's range with them.
 func OwnedBy(steps []Step, uid uint32) []Step {
 	out := make([]Step, len(steps))
 	for i, s := range steps {
@@ -94,12 +98,31 @@ func OwnedBy(steps []Step, uid uint32) []Step {
 			case "tmpfs":
 				s.Data = joinOptions(s.Data, fmt.Sprintf("uid=%d,gid=%d", uid, uid))
 			case "devpts":
-				s.Data = strings.Replace(s.Data, ",gid=5", fmt.Sprintf(",gid=%d", uid+5), 1)
+				s = Devpts{TTYGroup: ttyGroup + uid}.Step()
 			}
 		}
 		out[i] = s
 	}
 	return out
+}
+
+// Devpts is the container's own devpts instance, on /dev/pts.
+type Devpts struct {
+	// TTYGroup is the group its terminals are made with (gid=): the tty
+	// group as the host sees it, shifted like the tmpfs owners in a
+	// shifted container.
+	TTYGroup uint32
+}
+
+// Step mounts d, systemd-nspawn's setup_pts(): a new instance with its
+// own ptmx, each terminal writable by the tty group (mode 620, for
+// write(1) and wall).
+func (d Devpts) Step() Step {
+	return Step{
+		Kind: KindFS, FSType: "devpts", Source: "devpts", Target: "/dev/pts",
+		Flags: unix.MS_NOSUID | unix.MS_NOEXEC,
+		Data:  "newinstance,ptmxmode=0666,mode=620,gid=" + strconv.FormatUint(uint64(d.TTYGroup), 10),
+	}
 }
 
 func joinOptions(a, b string) string {

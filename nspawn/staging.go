@@ -74,7 +74,12 @@ func (c *container) stageTree() error {
 	if err := mountKernel(c.mounts.Kernel, root, c.pid, exe); err != nil {
 		return err
 	}
-	return c.mount(c.mounts.Late)
+	if err := c.mount(c.mounts.Late); err != nil {
+		return err
+	}
+	// Every requested mount must be there: one that did not propagate
+	// into the container's copy is an error, not a silent gap.
+	return mounts.Landed(c.pid, root, c.mounts.Staged, c.mounts.Late)
 }
 
 // mount makes steps in the tree, in the staging namespace.

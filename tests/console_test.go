@@ -94,6 +94,17 @@ func (term *terminal) expect(from int, want string) int {
 	}
 }
 
+// startForegroundJob has the shell on the screen run a long sleep as its
+// foreground job and returns once that job runs: the job itself prints the
+// marker (fg-42, which the echoed command line does not show), and by then
+// the shell has made it the terminal's foreground process group, so ^C or
+// ^Z reaches it and not the shell.
+func (term *terminal) startForegroundJob(from int) int {
+	term.t.Helper()
+	term.typeKeys("sh -c 'echo fg-$((6*7)); exec sleep 1000'\r")
+	return term.expect(from, "fg-42")
+}
+
 // wait waits for nspawn to exit and returns its status.
 func (term *terminal) wait() int {
 	term.t.Helper()
@@ -136,8 +147,7 @@ func TestConsoleInteractiveShell(t *testing.T) {
 	at = term.expect(at, "40 132\r\n")
 
 	// ^C reaches the container's foreground job, not nspawn.
-	term.typeKeys("sleep 100\r")
-	time.Sleep(300 * time.Millisecond)
+	at = term.startForegroundJob(at)
 	term.typeKeys("\x03")
 	at = term.expect(at, "^C")
 	term.typeKeys("echo after-sleep $?\r")
@@ -156,8 +166,7 @@ func TestConsoleInteractiveShell(t *testing.T) {
 func TestConsoleJobControl(t *testing.T) {
 	term := startTerminal(t, 24, 80, "-q", "-D", debianTree, "/bin/bash", "--norc", "-i")
 	at := term.expect(0, "# ")
-	term.typeKeys("sleep 100\r")
-	time.Sleep(300 * time.Millisecond)
+	at = term.startForegroundJob(at)
 	term.typeKeys("\x1a") // ^Z
 	at = term.expect(at, "Stopped")
 	// SIGKILL, and wait until bash has reaped it: a stopped job holds a
@@ -177,8 +186,7 @@ func TestConsoleEscapeKills(t *testing.T) {
 	term := startTerminal(t, 24, 80, "-D", busyboxTree, "/bin/sh")
 	modeBefore := termios(t, term.slave)
 	at := term.expect(0, "# ")
-	term.typeKeys("sleep 1000\r")
-	time.Sleep(200 * time.Millisecond)
+	at = term.startForegroundJob(at)
 	term.typeKeys("\x1d\x1d\x1d")
 	if status := term.wait(); status != 137 {
 		t.Errorf("exit status %d, want 137", status)
@@ -283,7 +291,8 @@ func TestConsoleTmux(t *testing.T) {
 // payload holds only its own pty; in pipe mode it holds the host terminal
 // itself, and a seccomp filter denies the ioctl. nspawn reads neither, so
 // anything injected into the host terminal would still sit in its input
-// queue while the container runs.
+// queue while the container runs; the payload keeps it running until the
+// test has looked, waiting on a FIFO bound in from the host.
 func TestConsoleNoInjectionIntoHostTerminal(t *testing.T) {
 	inject := `for my $f ("/dev/tty", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2") {
 		open(my $h, "+<", $f) or next;
@@ -293,10 +302,16 @@ func TestConsoleNoInjectionIntoHostTerminal(t *testing.T) {
 	}
 	$| = 1;
 	print "injected\n";
-	sleep 2;  # nspawn's exit would hang up the terminal and flush its queue`
+	# nspawn's exit would hang up the terminal and flush its queue.
+	open(my $go, "<", "/sync/go") or die "open /sync/go: $!";
+	<$go>;`
 	for _, mode := range []string{"--console=read-only", "--console=pipe"} {
 		t.Run(mode, func(t *testing.T) {
-			term := startTerminal(t, 24, 80, "-q", mode, "-D", debianTree, "perl", "-e", inject)
+			sync := t.TempDir()
+			if err := unix.Mkfifo(sync+"/go", 0o600); err != nil {
+				t.Fatal(err)
+			}
+			term := startTerminal(t, 24, 80, "-q", mode, "--bind="+sync+":/sync", "-D", debianTree, "perl", "-e", inject)
 			term.expect(0, "injected")
 			conn, err := term.slave.SyscallConn()
 			if err != nil {
@@ -306,6 +321,9 @@ func TestConsoleNoInjectionIntoHostTerminal(t *testing.T) {
 			conn.Control(func(fd uintptr) { queued, err = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
 			if err != nil || queued != 0 {
 				t.Fatalf("the container injected %d bytes into the host's terminal (%v)", queued, err)
+			}
+			if err := os.WriteFile(sync+"/go", []byte("go\n"), 0); err != nil {
+				t.Fatal(err)
 			}
 			if status := term.wait(); status != 0 {
 				t.Fatalf("exit status %d", status)

@@ -125,6 +125,7 @@ type hostFixtures struct {
 	sleepPID int
 	mark     string // a word of the sleep's command line
 	socket   string // abstract unix socket name, without the @
+	file     string // a host file outside the tree holding mark
 	accepted *atomic.Int32
 }
 
@@ -228,6 +229,10 @@ func startHostFixtures(t *testing.T) *hostFixtures {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
+	h.file = filepath.Join(t.TempDir(), "escape-marker")
+	if err := os.WriteFile(h.file, []byte(h.mark+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	h.sleepPID = sleep.Process.Pid
 	h.socket = "nspawn-sec-test"
 	l, err := net.Listen("unix", "@"+h.socket)
@@ -315,6 +320,7 @@ func battery(t *testing.T, tree string, host *hostFixtures) []attack {
 		{name: "11 fork bomb under TasksMax=64", try: func(t *testing.T, e *engine) verdict { return forkBomb(t, e, tree) }},
 		{name: "11 memory hog under MemoryMax=64M", try: func(t *testing.T, e *engine) verdict { return memoryHog(t, e, tree) }},
 		simple("11 fill /tmp until ENOSPC", "tmpfill"),
+		simple("12 chroot escape, read a host file", "chroot-escape", host.mark, host.file),
 	}
 }
 

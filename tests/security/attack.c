@@ -844,6 +844,63 @@ static int tmpfill(void)
 	return verdict(0, "ENOSPC after %llu MiB: the tmpfs holds %llu MiB, %u%% of RAM", written >> 20, size >> 20, pct);
 }
 
+/*
+ * 12. Chroot escape: chroot into a subdirectory while the working directory
+ * stays at the root, climb ".." past the container's root, and chroot
+ * where the climb ends. After pivot_root the tree is its mount namespace's
+ * root and the climb stops there. Where nspawn moved the tree over an
+ * initramfs instead (which cannot be pivoted away), the climb reaches the
+ * old root, which must show nothing of the host's: none of the host files
+ * at paths (absolute on the host) may read as want, and nothing may be
+ * created there.
+ */
+static int chroot_escape(const char *want, char **paths, int npaths)
+{
+	struct stat before, after;
+	struct note n = {0};
+	if (chdir("/") < 0 || stat("/", &before) < 0)
+		return verdict(0, "cannot stat the root: %s", en(errno));
+	mkdir("/tmp/nspawn-escape", 0700);
+	if (chroot("/tmp/nspawn-escape") < 0)
+		return verdict(0, "chroot into a subdirectory: %s", en(errno));
+	for (int i = 0; i < 256; i++)
+		chdir("..");
+	if (chroot(".") < 0)
+		return verdict(0, "chroot where \"..\" ended: %s", en(errno));
+	if (stat("/", &after) < 0)
+		return verdict(0, "stat the new root: %s", en(errno));
+	if (before.st_dev == after.st_dev && before.st_ino == after.st_ino)
+		return verdict(0, "\"..\" stopped at the container's root");
+	for (int i = 0; i < npaths; i++) {
+		char got[256] = "";
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+		ssize_t r = fd < 0 ? -1 : read(fd, got, sizeof got - 1);
+		if (r > 0)
+			got[r] = 0;
+		if (fd >= 0)
+			close(fd);
+		size_t wl = strlen(want);
+		if (r > 0 && !strncmp(got, want, wl))
+			return verdict(1, "climbed out and read the host's %s", paths[i]);
+		add(&n, "%s%s: %s", n.len ? ", " : "", paths[i], fd < 0 ? en(errno) : r > 0 ? "other content" : "empty");
+	}
+	int fd = open("/nspawn-escape", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		unlink("/nspawn-escape");
+		return verdict(1, "climbed out and created /nspawn-escape in the root found there");
+	}
+	add(&n, "; creating a file there: %s; it lists:", en(errno));
+	DIR *d = opendir("/");
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			add(&n, " %s", de->d_name);
+	if (d)
+		closedir(d);
+	return verdict(0, "climbed to a root outside the container's, which shows nothing of the host's: %s", n.buf);
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: attack NAME [ARGS...]\n");
@@ -926,5 +983,7 @@ int main(int argc, char **argv)
 		return memhog(atoi(argv[2]));
 	if (!strcmp(a, "tmpfill"))
 		return tmpfill();
+	if (!strcmp(a, "chroot-escape") && argc >= 4)
+		return chroot_escape(argv[2], argv + 3, argc - 3);
 	return usage();
 }

@@ -309,8 +309,19 @@ check_userns() {
     [ "$(stat -c %u:%g "$T/bin")" = 0:0 ] || bad "tree not chowned back: $(stat -c %u:%g "$T/bin")"
 }
 
+# initramfs: what initramfs.sh found, run by init.sh before the
+# switch_root while / was still the initramfs.
+check_initramfs() {
+    [ -f /v2/initramfs.log ] && cat /v2/initramfs.log
+    if [ -f /v2/initramfs.why ]; then
+        why=$(cat /v2/initramfs.why)
+    else
+        bad "initramfs.sh left no result"
+    fi
+}
+
 # V2_CHECKS (from run.sh, through the kernel command line) picks checks.
-for c in $(echo "${V2_CHECKS:-basic namespace scope-while-running sigkill leftover tasksmax memorymax cpuquota limits-inside badproperty stats devices userns}" | tr , " "); do
+for c in $(echo "${V2_CHECKS:-initramfs basic namespace scope-while-running sigkill leftover tasksmax memorymax cpuquota limits-inside badproperty stats devices userns}" | tr , " "); do
     check $c
 done
 echo "V2TEST DONE"

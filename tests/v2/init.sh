@@ -4,6 +4,7 @@
 # everything into a tmpfs and switch_root into it; stage2.sh goes on there.
 # The kernel gave us /dev/console (made in the cpio) as stdin/out/err.
 export PATH=/bin
+sh /v2/initramfs.sh
 mkdir -p /newroot
 mount -t tmpfs -o mode=0755 tmpfs /newroot || { echo "V2TEST FAIL init: mount tmpfs"; poweroff -f; }
 cp -a /bin /v2 /tree /nspawn /newroot/ || { echo "V2TEST FAIL init: copy to tmpfs"; poweroff -f; }

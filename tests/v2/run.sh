@@ -84,7 +84,12 @@ for a in $("$r/bin/busybox" --list); do
     [[ $a == busybox ]] || ln -s busybox "$r/bin/$a"
 done
 install -m 0755 "$here/init.sh" "$r/init"
-install -m 0755 "$here/stage2.sh" "$here/checks.sh" "$r/v2/"
+install -m 0755 "$here/stage2.sh" "$here/checks.sh" "$here/initramfs.sh" "$r/v2/"
+# The security battery's attack program, for initramfs.sh's chroot escape.
+if command -v gcc >/dev/null; then
+    gcc -static -O2 -o "$r/v2/attack" "$here/../security/attack.c" ||
+        log "gcc -static cannot build the attack program: chroot escape not tried"
+fi
 install -m 0755 "$bin" "$r/nspawn"
 cp -a "$tree" "$r/tree"
 # The kernel opens /dev/console for init before anything can mount /dev.
