@@ -55,10 +55,10 @@ func fail(err error) int {
 // run runs the container, and again each time a booted init asks for a
 // reboot, as systemd-nspawn@.service restarts it on exit status 133.
 func run(plan *Plan, out reporter) int {
-	// The supervision (wait4, the relay's signals) stays on one thread.
-	// The child itself is forked from a thread of its own (startChild),
-	// which lives as long as the container, since PR_SET_PDEATHSIG fires
-	// when the forking thread exits.
+	// The supervision stays on one thread. The child itself is forked
+	// from a thread of its own (startChild), which lives as long as the
+	// container, since PR_SET_PDEATHSIG fires when the forking thread
+	// exits, and waits for it.
 	runtime.LockOSThread()
 	ids, err := settleUserNS(plan, out)
 	if err != nil {
