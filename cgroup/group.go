@@ -99,9 +99,6 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 	if err := g.delegateTo(spec.Owner); err != nil {
 		return fail(err)
 	}
-	if err := g.makeDevicesV1(spec); err != nil {
-		return fail(err)
-	}
 	return g, warnings, nil
 }
 

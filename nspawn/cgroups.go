@@ -91,12 +91,10 @@ func (p *Plan) planCgroup(o *Options, layout cgroup.Layout, systemd bool) error 
 		c.Spec.Files, warnings = c.Limits.Files(layout)
 		p.Warnings = append(p.Warnings, warnings...)
 		c.Spec.Accounting = c.Stats != ""
-		// v1 hierarchies have no CLONE_INTO_CGROUP: the child joins them
-		// once it exists. Every container gets a device list, on a hybrid
-		// host in the v1 devices hierarchy where there is one (its rules
-		// are made in placeInCgroup, once the mounts are planned).
-		_, v1Devices := layout.V1["devices"]
-		p.LateCgroupNS = layout.Hybrid && (len(c.Spec.Files) > 0 || c.Spec.Accounting || v1Devices)
+		// v1 hierarchies have no CLONE_INTO_CGROUP: the child joins those
+		// a limit or --stats needs once it exists. The device list is a
+		// BPF program on the unified cgroup, on a hybrid host too.
+		p.LateCgroupNS = c.Spec.JoinsV1()
 	}
 	return nil
 }
