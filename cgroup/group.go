@@ -33,9 +33,12 @@ type Group struct {
 	v1 []string
 	// payload is an open directory fd of PayloadDir, for CLONE_INTO_CGROUP.
 	payload int
-	// lock is the scope directory, open and flock()ed for as long as
-	// nspawn or its reaper may still act on it: a later nspawn of the same
-	// name waits for it instead of racing the reaper of a killed one.
+	// claim is the socket whose abstract name claims the cgroup (claim.go),
+	// shared with the reaper.
+	claim int
+	// lock is the scope directory, open and flock()ed while nspawn or its
+	// reaper acts on it: the claim's second layer, for a nspawn of the
+	// same name in another network namespace.
 	lock int
 	// reaper removes the group if nspawn dies without doing so.
 	reaper *Reaper
@@ -56,8 +59,18 @@ const leftoverWait = 2 * time.Second
 // a killed nspawn is removed first. Warnings name limits the host cannot
 // carry.
 func Create(spec Spec) (g *Group, warnings []string, err error) {
-	g = &Group{root: spec.Layout.Unified, path: spec.Path, owned: !spec.Existing, payload: -1, lock: -1}
+	g = &Group{root: spec.Layout.Unified, path: spec.Path, owned: !spec.Existing, payload: -1, lock: -1, claim: -1}
+	if g.claim, err = claim(g.lockDir()); err != nil {
+		return nil, nil, err
+	}
+	// The reaper before anything is made: a SIGKILL from here on leaves
+	// nothing.
+	if g.reaper, err = startReaper(g, spec.Layout); err != nil {
+		g.release()
+		return nil, nil, err
+	}
 	if err := removeLeftover(g.lockDir(), spec.Layout, spec.Path, g.owned); err != nil {
+		g.release()
 		return nil, nil, err
 	}
 	// A container of another name ending at this moment may remove an
@@ -68,16 +81,13 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 		}
 	}
 	if err != nil {
+		g.release()
 		return nil, nil, err
 	}
-	// A same-name nspawn started at the same moment holds it already.
+	// A same-name nspawn in another network namespace, where the claim's
+	// name is free, may hold it already.
 	if g.lock, err = lockDir(g.lockDir()); err != nil {
-		return nil, nil, err
-	}
-	// The reaper as soon as there is a lock for it to hold, before the
-	// limits and v1 directories: a SIGKILL from here on leaves nothing.
-	if g.reaper, err = startReaper(g, spec.Layout); err != nil {
-		g.Remove()
+		g.release()
 		return nil, nil, err
 	}
 	fail := func(err error) (*Group, []string, error) {
@@ -121,14 +131,20 @@ func (g *Group) delegateTo(uid uint32) error {
 }
 
 // lockDir opens dir and takes its lock, or fails with ErrBusy.
-func lockDir(dir string) (int, error) {
+func lockDir(dir string) (int, error) { return lockDirWait(dir, 0) }
+
+// lockDirWait is lockDir waiting up to wait for the lock.
+func lockDirWait(dir string, wait time.Duration) (int, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("open cgroup %s: %w", dir, err)
 	}
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("%s: %w", dir, ErrBusy)
+	for deadline := time.Now().Add(wait); unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil; {
+		if time.Now().After(deadline) {
+			unix.Close(fd)
+			return -1, fmt.Errorf("%s: %w", dir, ErrBusy)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	return fd, nil
 }
@@ -241,16 +257,14 @@ func (g *Group) PayloadFD() int { return g.payload }
 // payload cgroup in an existing scope. Then its reaper is told it has
 // nothing left to do.
 func (g *Group) Remove() error {
-	if g.reaper != nil {
-		defer func(r *Reaper) { r.Done() }(g.reaper)
-		g.reaper = nil
-	}
+	// Deferred calls run last first: the lock, the reaper, then the claim,
+	// so the name stays taken until the reaper has gone.
+	defer g.release()
 	if g.payload >= 0 {
 		unix.Close(g.payload)
 		g.payload = -1
 	}
 	if g.lock >= 0 {
-		// Released once the reaper, which shares it, has exited too.
 		defer unix.Close(g.lock)
 		g.lock = -1
 	}
@@ -270,6 +284,19 @@ func (g *Group) Remove() error {
 	}
 	removeEmptyParents(path.Dir(scope), g.root)
 	return err
+}
+
+// release tells the reaper it has nothing to do, waits for it to exit,
+// and gives up the claim: a nspawn of the same name may start from here.
+func (g *Group) release() {
+	if g.reaper != nil {
+		g.reaper.Done()
+		g.reaper = nil
+	}
+	if g.claim >= 0 {
+		unix.Close(g.claim)
+		g.claim = -1
+	}
 }
 
 // removeEmptyParents removes dir and the levels above it up to root while

@@ -1,9 +1,13 @@
 package tests
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // v1Hierarchies are the cgroup v1 hierarchies this host mounts, by mount
@@ -64,6 +68,24 @@ func TestCgroupStartJoinsNoV1(t *testing.T) {
 			lr.cmd.Process.Kill()
 			lr.wait(t)
 		})
+	}
+	checkNoLeaks(t, before)
+}
+
+// A SIGKILL of nspawn at any moment of its first 20 ms, which holds the
+// scope's mkdir, leaves no scope behind, even when no later container of
+// that name would come to remove it: the reaper runs before the mkdir.
+func TestCgroupKillLeavesNoScope(t *testing.T) {
+	unifiedRoot(t)
+	before := snapshotHost(t)
+	for i := 0; i < 300; i++ {
+		cmd := exec.Command(nspawnBin, "-q", "-D", busyboxTree, "-M", fmt.Sprintf("kill%d", i), "true")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(rand.N(20 * time.Millisecond))
+		cmd.Process.Kill()
+		cmd.Wait()
 	}
 	checkNoLeaks(t, before)
 }
