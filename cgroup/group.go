@@ -48,6 +48,17 @@ type Group struct {
 // same name.
 var ErrBusy = errors.New("cgroup in use")
 
+// ErrForeign means the payload cgroup in an existing scope is there and
+// was not made by nspawn: systemd-nspawn --keep-unit puts its container
+// in payload/ too, and it is not nspawn's to kill.
+var ErrForeign = errors.New("cgroup not made by nspawn")
+
+// markXattr marks a payload cgroup nspawn made in an existing scope, so
+// a leftover is told from another program's cgroup of the same name.
+// trusted.* needs CAP_SYS_ADMIN in the host's user namespace: root in a
+// container with its own user namespace cannot forge it.
+const markXattr = "trusted.nspawn"
+
 // leftoverWait is how long a held scope may take to be released before it
 // counts as a running container: a killed nspawn's reaper needs a moment
 // to kill and remove what is left.
@@ -79,6 +90,9 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 		if err = g.mkdirs(); err == nil || !errors.Is(err, unix.ENOENT) {
 			break
 		}
+	}
+	if err == nil && !g.owned {
+		err = mark(g.lockDir())
 	}
 	if err != nil {
 		g.release()
@@ -174,13 +188,20 @@ func (g *Group) lockDir() string {
 
 // removeLeftover removes a cgroup (locked at dir) no nspawn holds any
 // more, after waiting for a killed one's reaper to finish with it: the
-// scope on every hierarchy when owned, else the payload cgroup.
+// scope on every hierarchy when owned, else the payload cgroup, which
+// must be marked as nspawn's (or be empty) to go.
 func removeLeftover(dir string, l Layout, path string, owned bool) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil // none
 	}
 	defer unix.Close(fd)
+	if !owned && !marked(dir) {
+		if err := unix.Rmdir(dir); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("%s: %w", dir, ErrForeign)
+		}
+		return nil
+	}
 	for deadline := time.Now().Add(leftoverWait); unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil; {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s: %w", dir, ErrBusy)
@@ -196,6 +217,20 @@ func removeLeftover(dir string, l Layout, path string, owned bool) error {
 		}
 	}
 	return removeTree(dir)
+}
+
+// mark marks dir as a cgroup nspawn made (markXattr).
+func mark(dir string) error {
+	if err := unix.Setxattr(dir, markXattr, []byte("1"), 0); err != nil {
+		return fmt.Errorf("mark cgroup %s as nspawn's: %w", dir, err)
+	}
+	return nil
+}
+
+// marked tells whether nspawn made the cgroup at dir.
+func marked(dir string) bool {
+	_, err := unix.Getxattr(dir, markXattr, nil)
+	return err == nil
 }
 
 // v1Roots are the distinct v1 hierarchies of l.

@@ -204,6 +204,12 @@ func ReaperMain() int {
 	}
 	// The claim stays held, on fd 5, until this process exits.
 	g := &Group{root: os.Args[1], path: os.Args[2], owned: os.Args[3] == "owned", v1: os.Args[4:], payload: -1, lock: -1, claim: -1}
+	if !g.owned && !marked(g.lockDir()) {
+		// Not nspawn's, or made the moment before nspawn was killed:
+		// only an empty one goes.
+		unix.Rmdir(g.lockDir())
+		return 0
+	}
 	// The cgroup may not exist yet (nspawn killed before its mkdir); then
 	// only the slices made for it are removed. A lock held after nspawn
 	// is gone is a nspawn of the same name in another network namespace:

@@ -188,6 +188,9 @@ func (p *placement) create(plan *Plan, spec cgroup.Spec) error {
 		}
 		return fmt.Errorf("machine %s is already running (cgroup %s is in use); stop it first or pick another name with --machine=", plan.Machine, spec.Layout.Unified+spec.Path)
 	}
+	if errors.Is(err, cgroup.ErrForeign) {
+		return fmt.Errorf("--keep-unit: cgroup %s is not nspawn's (systemd-nspawn --keep-unit puts its container there); run nspawn in a unit of its own (systemd-run --scope) or stop that container first", path.Join(spec.Layout.Unified, spec.Path, cgroup.PayloadDir))
+	}
 	if err != nil {
 		return err
 	}

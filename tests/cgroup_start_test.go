@@ -1,13 +1,17 @@
 package tests
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // v1Hierarchies are the cgroup v1 hierarchies this host mounts, by mount
@@ -86,6 +90,97 @@ func TestCgroupKillLeavesNoScope(t *testing.T) {
 		time.Sleep(rand.N(20 * time.Millisecond))
 		cmd.Process.Kill()
 		cmd.Wait()
+	}
+	checkNoLeaks(t, before)
+}
+
+// inCgroup is a shell command line that moves itself into the cgroup dir
+// and then execs args.
+func inCgroup(dir string, args ...string) *exec.Cmd {
+	return exec.Command("sh", append([]string{"-c", `echo $$ >"$0/cgroup.procs" && exec "$@"`, dir}, args...)...)
+}
+
+// --keep-unit run from the cgroup of a systemd-nspawn --keep-unit
+// container does not take that container's payload/ for a leftover of its
+// own: it refuses in one line, and the container runs on. A payload/ that
+// nspawn made and marked is still removed as a leftover.
+func TestCgroupKeepUnitSparesStranger(t *testing.T) {
+	root := unifiedRoot(t)
+	if _, err := exec.LookPath("systemd-nspawn"); err != nil {
+		t.Skip("needs systemd-nspawn")
+	}
+	before := snapshotHost(t)
+	unit := root + "/nspawn-test-keepunit"
+	if err := os.Mkdir(unit, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.WriteFile(unit+"/cgroup.kill", []byte("1"), 0)
+		for _, d := range []string{"payload", "supervisor", ""} {
+			for deadline := time.Now().Add(5 * time.Second); unix.Rmdir(unit+"/"+d) == unix.EBUSY && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	})
+
+	sd := inCgroup(unit, "systemd-nspawn", "-q", "-D", busyboxTree, "--register=no", "--keep-unit", "sh", "-c", "echo ready; exec sleep 1000")
+	out, err := sd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sdErr strings.Builder
+	sd.Stderr = &sdErr
+	if err := sd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || sc.Text() != "ready" {
+		sd.Process.Kill()
+		sd.Wait()
+		t.Fatalf("systemd-nspawn did not start: %q %s", sc.Text(), sdErr.String())
+	}
+	procs := func() string {
+		b, _ := os.ReadFile(unit + "/payload/cgroup.procs")
+		return strings.TrimSpace(string(b))
+	}
+	held := procs()
+	if held == "" {
+		t.Fatal("systemd-nspawn's container is not in payload/")
+	}
+
+	ours := inCgroup(unit, nspawnBin, "-q", "--keep-unit", "-D", busyboxTree, "true")
+	var stderr strings.Builder
+	ours.Stderr = &stderr
+	err = ours.Run()
+	if ours.ProcessState.ExitCode() != 1 {
+		t.Errorf("nspawn --keep-unit beside systemd-nspawn's container: %v, want exit status 1", err)
+	}
+	checkOneErrorLine(t, stderr.String(), unit+"/payload", "systemd-nspawn --keep-unit")
+	if got := procs(); got != held {
+		t.Errorf("systemd-nspawn's container was touched: payload/ held %q, now %q", held, got)
+	}
+
+	// The container's end ends systemd-nspawn.
+	os.WriteFile(unit+"/payload/cgroup.kill", []byte("1"), 0)
+	sd.Wait()
+	for _, d := range []string{"payload", "supervisor"} {
+		for deadline := time.Now().Add(5 * time.Second); unix.Rmdir(unit+"/"+d) == unix.EBUSY && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	// nspawn's own leftover, marked, goes.
+	if err := os.Mkdir(unit+"/payload", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Setxattr(unit+"/payload", "trusted.nspawn", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := inCgroup(unit, nspawnBin, "-q", "--keep-unit", "-D", busyboxTree, "true").CombinedOutput(); err != nil {
+		t.Errorf("nspawn --keep-unit over its own leftover: %v: %s", err, b)
+	}
+	if _, err := os.Stat(unit + "/payload"); !os.IsNotExist(err) {
+		t.Errorf("leftover payload/ still there: %v", err)
 	}
 	checkNoLeaks(t, before)
 }
