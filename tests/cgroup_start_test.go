@@ -184,3 +184,32 @@ func TestCgroupKeepUnitSparesStranger(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// A TasksMax= too small for nspawn's own Go stages is refused in one line
+// naming the least it takes, never a Go runtime panic; that least runs,
+// with the stub init of --as-pid2 too.
+func TestCgroupTasksMaxTiny(t *testing.T) {
+	unifiedRoot(t)
+	before := snapshotHost(t)
+	for _, n := range []string{"1", "2", "3", "15"} {
+		for _, extra := range [][]string{nil, {"-a"}} {
+			for i := 0; i < 4; i++ {
+				args := append(append([]string{"-q", "-D", busyboxTree, "--property=TasksMax=" + n}, extra...), "true")
+				r := run(t, "", args...)
+				if r.status != 1 {
+					t.Errorf("TasksMax=%s %q: status %d, want 1", n, extra, r.status)
+				}
+				checkOneErrorLine(t, r.stderr, "TasksMax="+n, "16")
+			}
+		}
+	}
+	for _, extra := range [][]string{nil, {"-a"}} {
+		for i := 0; i < 8; i++ {
+			args := append(append([]string{"-D", busyboxTree, "--property=TasksMax=16"}, extra...), "echo", "ran")
+			if out := mustRun(t, busyboxTree, args[2:]...); out != "ran\n" {
+				t.Errorf("TasksMax=16 %q printed %q", extra, out)
+			}
+		}
+	}
+	checkNoLeaks(t, before)
+}
