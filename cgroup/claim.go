@@ -34,17 +34,17 @@ func claimName(dir string) string {
 	return claimPrefix + hex.EncodeToString(sum[:])
 }
 
-// claim binds the name of the cgroup at dir, waiting up to leftoverWait
-// for a killed nspawn's reaper to finish with it: after that the name
-// belongs to a running container, ErrBusy. The fd is close-on-exec; the
+// claim binds the name of the cgroup at dir, waiting up to wait for a
+// killed nspawn's reaper to finish with it: after that the name belongs
+// to a running container, ErrBusy. The fd is close-on-exec; the
 // reaper gets it by name in its file list.
-func claim(dir string) (int, error) {
+func claim(dir string, wait time.Duration) (int, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("claim cgroup %s: %w", dir, err)
 	}
 	addr := &unix.SockaddrUnix{Name: claimName(dir)}
-	for deadline := time.Now().Add(leftoverWait); ; {
+	for deadline := time.Now().Add(wait); ; {
 		err = unix.Bind(fd, addr)
 		if err == nil {
 			return fd, nil

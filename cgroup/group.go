@@ -71,7 +71,7 @@ const leftoverWait = 2 * time.Second
 // carry.
 func Create(spec Spec) (g *Group, warnings []string, err error) {
 	g = &Group{root: spec.Layout.Unified, path: spec.Path, owned: !spec.Existing, payload: -1, lock: -1, claim: -1}
-	if g.claim, err = claim(g.lockDir()); err != nil {
+	if g.claim, err = claim(g.lockDir(), leftoverWait); err != nil {
 		return nil, nil, err
 	}
 	// The reaper before anything is made: a SIGKILL from here on leaves
