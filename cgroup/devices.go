@@ -49,20 +49,17 @@ func ClosedDevices() []Device {
 	}
 }
 
-// RestrictDevices lets the container use only spec.Devices: through the v1
-// devices controller where the host mounts it (the child joins it with
-// Join), else with a BPF program on the payload cgroup, which
-// CLONE_INTO_CGROUP starts the child in. As systemd does where the kernel
-// cannot filter devices, a failure of the latter is a warning, not an
-// unstarted container. Call it once the reaper watches the group: the
-// rules take a dozen writes, and a nspawn killed meanwhile must not leave
-// the group behind.
+// RestrictDevices lets the container use only spec.Devices, with a BPF
+// program on the payload cgroup, which CLONE_INTO_CGROUP starts the child
+// in. The kernel runs it on a hybrid host too (devcgroup_check_permission
+// asks the unified hierarchy's program before the v1 devices controller),
+// so the v1 devices hierarchy is never joined: a write to its cgroup.procs
+// waits for an RCU grace period on every start. As systemd does where the
+// kernel cannot filter devices, a failure is a warning, not an unstarted
+// container.
 func (g *Group) RestrictDevices(spec Spec) (warnings []string, err error) {
 	if spec.Devices == nil || spec.Existing {
 		return nil, nil
-	}
-	if root, ok := spec.Layout.V1["devices"]; ok {
-		return nil, g.denyDevicesV1(root, spec.Devices)
 	}
 	if err := attachDeviceFilter(g.payload, spec.Devices); err != nil {
 		return []string{fmt.Sprintf("the container may use every device: %v", err)}, nil

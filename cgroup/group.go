@@ -33,9 +33,12 @@ type Group struct {
 	v1 []string
 	// payload is an open directory fd of PayloadDir, for CLONE_INTO_CGROUP.
 	payload int
-	// lock is the scope directory, open and flock()ed for as long as
-	// nspawn or its reaper may still act on it: a later nspawn of the same
-	// name waits for it instead of racing the reaper of a killed one.
+	// claim is the socket whose abstract name claims the cgroup (claim.go),
+	// shared with the reaper.
+	claim int
+	// lock is the scope directory, open and flock()ed while nspawn or its
+	// reaper acts on it: the claim's second layer, for a nspawn of the
+	// same name in another network namespace.
 	lock int
 	// reaper removes the group if nspawn dies without doing so.
 	reaper *Reaper
@@ -44,6 +47,17 @@ type Group struct {
 // ErrBusy means the scope exists and is held: a running container of the
 // same name.
 var ErrBusy = errors.New("cgroup in use")
+
+// ErrForeign means the payload cgroup in an existing scope is there and
+// was not made by nspawn: systemd-nspawn --keep-unit puts its container
+// in payload/ too, and it is not nspawn's to kill.
+var ErrForeign = errors.New("cgroup not made by nspawn")
+
+// markXattr marks a payload cgroup nspawn made in an existing scope, so
+// a leftover is told from another program's cgroup of the same name.
+// trusted.* needs CAP_SYS_ADMIN in the host's user namespace: root in a
+// container with its own user namespace cannot forge it.
+const markXattr = "trusted.nspawn"
 
 // leftoverWait is how long a held scope may take to be released before it
 // counts as a running container: a killed nspawn's reaper needs a moment
@@ -56,8 +70,18 @@ const leftoverWait = 2 * time.Second
 // a killed nspawn is removed first. Warnings name limits the host cannot
 // carry.
 func Create(spec Spec) (g *Group, warnings []string, err error) {
-	g = &Group{root: spec.Layout.Unified, path: spec.Path, owned: !spec.Existing, payload: -1, lock: -1}
+	g = &Group{root: spec.Layout.Unified, path: spec.Path, owned: !spec.Existing, payload: -1, lock: -1, claim: -1}
+	if g.claim, err = claim(g.lockDir(), leftoverWait); err != nil {
+		return nil, nil, err
+	}
+	// The reaper before anything is made: a SIGKILL from here on leaves
+	// nothing.
+	if g.reaper, err = startReaper(g, spec.Layout); err != nil {
+		g.release()
+		return nil, nil, err
+	}
 	if err := removeLeftover(g.lockDir(), spec.Layout, spec.Path, g.owned); err != nil {
+		g.release()
 		return nil, nil, err
 	}
 	// A container of another name ending at this moment may remove an
@@ -67,17 +91,17 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 			break
 		}
 	}
+	if err == nil && !g.owned {
+		err = mark(g.lockDir())
+	}
 	if err != nil {
+		g.release()
 		return nil, nil, err
 	}
-	// A same-name nspawn started at the same moment holds it already.
+	// A same-name nspawn in another network namespace, where the claim's
+	// name is free, may hold it already.
 	if g.lock, err = lockDir(g.lockDir()); err != nil {
-		return nil, nil, err
-	}
-	// The reaper as soon as there is a lock for it to hold, before the
-	// limits and v1 directories: a SIGKILL from here on leaves nothing.
-	if g.reaper, err = startReaper(g, spec.Layout); err != nil {
-		g.Remove()
+		g.release()
 		return nil, nil, err
 	}
 	fail := func(err error) (*Group, []string, error) {
@@ -97,9 +121,6 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 		return fail(fmt.Errorf("open %s: %w", payload, err))
 	}
 	if err := g.delegateTo(spec.Owner); err != nil {
-		return fail(err)
-	}
-	if err := g.makeDevicesV1(spec); err != nil {
 		return fail(err)
 	}
 	return g, warnings, nil
@@ -124,14 +145,20 @@ func (g *Group) delegateTo(uid uint32) error {
 }
 
 // lockDir opens dir and takes its lock, or fails with ErrBusy.
-func lockDir(dir string) (int, error) {
+func lockDir(dir string) (int, error) { return lockDirWait(dir, 0) }
+
+// lockDirWait is lockDir waiting up to wait for the lock.
+func lockDirWait(dir string, wait time.Duration) (int, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("open cgroup %s: %w", dir, err)
 	}
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("%s: %w", dir, ErrBusy)
+	for deadline := time.Now().Add(wait); unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil; {
+		if time.Now().After(deadline) {
+			unix.Close(fd)
+			return -1, fmt.Errorf("%s: %w", dir, ErrBusy)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	return fd, nil
 }
@@ -161,13 +188,20 @@ func (g *Group) lockDir() string {
 
 // removeLeftover removes a cgroup (locked at dir) no nspawn holds any
 // more, after waiting for a killed one's reaper to finish with it: the
-// scope on every hierarchy when owned, else the payload cgroup.
+// scope on every hierarchy when owned, else the payload cgroup, which
+// must be marked as nspawn's (or be empty) to go.
 func removeLeftover(dir string, l Layout, path string, owned bool) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil // none
 	}
 	defer unix.Close(fd)
+	if !owned && !marked(dir) {
+		if err := unix.Rmdir(dir); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("%s: %w", dir, ErrForeign)
+		}
+		return nil
+	}
 	for deadline := time.Now().Add(leftoverWait); unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil; {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s: %w", dir, ErrBusy)
@@ -183,6 +217,20 @@ func removeLeftover(dir string, l Layout, path string, owned bool) error {
 		}
 	}
 	return removeTree(dir)
+}
+
+// mark marks dir as a cgroup nspawn made (markXattr).
+func mark(dir string) error {
+	if err := unix.Setxattr(dir, markXattr, []byte("1"), 0); err != nil {
+		return fmt.Errorf("mark cgroup %s as nspawn's: %w", dir, err)
+	}
+	return nil
+}
+
+// marked tells whether nspawn made the cgroup at dir.
+func marked(dir string) bool {
+	_, err := unix.Getxattr(dir, markXattr, nil)
+	return err == nil
 }
 
 // v1Roots are the distinct v1 hierarchies of l.
@@ -244,16 +292,14 @@ func (g *Group) PayloadFD() int { return g.payload }
 // payload cgroup in an existing scope. Then its reaper is told it has
 // nothing left to do.
 func (g *Group) Remove() error {
-	if g.reaper != nil {
-		defer func(r *Reaper) { r.Done() }(g.reaper)
-		g.reaper = nil
-	}
+	// Deferred calls run last first: the lock, the reaper, then the claim,
+	// so the name stays taken until the reaper has gone.
+	defer g.release()
 	if g.payload >= 0 {
 		unix.Close(g.payload)
 		g.payload = -1
 	}
 	if g.lock >= 0 {
-		// Released once the reaper, which shares it, has exited too.
 		defer unix.Close(g.lock)
 		g.lock = -1
 	}
@@ -273,6 +319,19 @@ func (g *Group) Remove() error {
 	}
 	removeEmptyParents(path.Dir(scope), g.root)
 	return err
+}
+
+// release tells the reaper it has nothing to do, waits for it to exit,
+// and gives up the claim: a nspawn of the same name may start from here.
+func (g *Group) release() {
+	if g.reaper != nil {
+		g.reaper.Done()
+		g.reaper = nil
+	}
+	if g.claim >= 0 {
+		unix.Close(g.claim)
+		g.claim = -1
+	}
 }
 
 // removeEmptyParents removes dir and the levels above it up to root while

@@ -27,9 +27,9 @@ type Layout struct {
 
 const cgroupRoot = "/sys/fs/cgroup"
 
-// v1Controllers are the v1 hierarchies limits, accounting and the device
-// list use.
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "blkio", "cpuset", "devices"}
+// v1Controllers are the v1 hierarchies limits and accounting use. Not
+// devices: the device list is a BPF program on the unified hierarchy.
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "blkio", "cpuset"}
 
 // Detect finds the host's layout.
 func Detect() Layout {

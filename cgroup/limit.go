@@ -24,13 +24,7 @@ func (g *Group) limit(spec Spec) (warnings []string, err error) {
 		}
 		return warnings, nil
 	}
-	var ctrls []string
-	if spec.Accounting {
-		ctrls = append(ctrls, accountingControllers...)
-	}
-	for _, f := range spec.Files {
-		ctrls = append(ctrls, f.Controller)
-	}
+	ctrls := spec.v1Controllers()
 	dirs := map[string]string{} // controller -> the scope in its hierarchy
 	for _, c := range ctrls {
 		root, ok := spec.Layout.V1[c]
@@ -59,6 +53,35 @@ func (g *Group) limit(spec Spec) (warnings []string, err error) {
 		}
 	}
 	return warnings, nil
+}
+
+// v1Controllers are the controllers whose v1 hierarchies spec's limits
+// and accounting need, on a hybrid host.
+func (spec Spec) v1Controllers() []string {
+	if !spec.Layout.Hybrid {
+		return nil
+	}
+	var ctrls []string
+	if spec.Accounting {
+		ctrls = append(ctrls, accountingControllers...)
+	}
+	for _, f := range spec.Files {
+		ctrls = append(ctrls, f.Controller)
+	}
+	return ctrls
+}
+
+// JoinsV1 tells whether the container joins a v1 hierarchy (with Join,
+// after its clone): a limit or --stats needs a v1 controller the host
+// mounts. Only then must the child wait to be moved before it enters its
+// cgroup namespace; a plain start writes no cgroup.procs at all.
+func (spec Spec) JoinsV1() bool {
+	for _, c := range spec.v1Controllers() {
+		if _, ok := spec.Layout.V1[c]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // write writes f in dir; a limit none of whose files the kernel offers
@@ -111,7 +134,7 @@ func mkdirsV1(root, p string, cpuset bool) error {
 }
 
 // Join moves pid into the scope's v1 directories: the v1 hierarchies
-// have no CLONE_INTO_CGROUP, so the child stage waits for this before it
+// have no CLONE_INTO_CGROUP, so the child waits for this before it
 // goes on.
 func (g *Group) Join(pid int) error {
 	for _, dir := range g.v1 {
@@ -123,7 +146,7 @@ func (g *Group) Join(pid int) error {
 }
 
 // JoinPayload moves pid into the payload cgroup: a scope systemd made
-// holds the child stage itself, where the rule of no processes in inner
+// holds the child itself, where the rule of no processes in inner
 // cgroups would keep it from delegating controllers below.
 func (g *Group) JoinPayload(pid int) error {
 	dir := g.Dir() + "/" + PayloadDir

@@ -146,13 +146,31 @@ func parseWeight(s string) (*uint64, error) {
 // or infinity.
 func parseTasks(s string, kernelMax uint64) (*uint64, error) {
 	if v, done, err := parseLimit(s, kernelMax); done {
-		return v, err
+		if err != nil {
+			return nil, err
+		}
+		return atLeastMinTasks(s, v)
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 {
 		return nil, fmt.Errorf("%s is not a task count (a whole number above 0, a percentage, or infinity)", s)
 	}
-	return &n, nil
+	return atLeastMinTasks(s, &n)
+}
+
+// MinTasks is the least TasksMax= nspawn takes. The child runs in
+// the container's cgroup before it execs the payload, and the --as-pid2
+// stub init stays there beside it: both are Go programs, whose runtime
+// makes several threads (sysmon, the template thread, one per blocking
+// system call) and panics when the kernel refuses one. Refused here, the
+// limit is one line before anything starts, on every path.
+const MinTasks = 16
+
+func atLeastMinTasks(s string, n *uint64) (*uint64, error) {
+	if n != nil && *n != Infinity && *n < MinTasks {
+		return nil, fmt.Errorf("%s is below the %d tasks nspawn needs in the container (its first process and the --as-pid2 stub init are Go programs with several threads); use %d or more", s, MinTasks, MinTasks)
+	}
+	return n, nil
 }
 
 // parseCPUs reads a CPU list ("0-3,6", or separated by spaces), checks

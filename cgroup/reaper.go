@@ -2,9 +2,11 @@ package cgroup
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,14 +29,11 @@ type Reaper struct {
 	w   int
 }
 
-// startReaper starts the reaper of g, which Create calls as soon as g is
-// locked. The reaper holds g's lock (fd 5) until it exits, so a new nspawn
-// of the same name waits for its cleanup. It is told every v1 hierarchy
-// the scope may get a directory on, since those come after it.
-//
-// Between the scope's mkdir and the reaper's fork lies a moment (well
-// under a millisecond) in which a SIGKILL leaves an empty scope behind;
-// the next start of the same name removes it.
+// startReaper starts the reaper of g, which Create calls once g is
+// claimed and before anything is made. The reaper holds the claim (fd 5)
+// until it exits, so a new nspawn of the same name waits for its cleanup.
+// It is told every v1 hierarchy the scope may get a directory on, since
+// those come after it.
 func startReaper(g *Group, l Layout) (*Reaper, error) {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
@@ -58,8 +57,9 @@ func startReaper(g *Group, l Layout) (*Reaper, error) {
 	args := append([]string{ReaperArg0, g.root, g.path, owned}, v1...)
 	attr := &syscall.ProcAttr{
 		Dir: "/",
-		// fd 0 the pipe; fds 3 and 4 for the waiting program; 5 the lock.
-		Files: []uintptr{uintptr(p[0]), uintptr(null), uintptr(null), uintptr(null), uintptr(null), uintptr(g.lock)},
+		// fd 0 the pipe; fds 3 and 4 for the waiting program; 5 the
+		// claim, which neither closes: it goes when the reaper exits.
+		Files: []uintptr{uintptr(p[0]), uintptr(null), uintptr(null), uintptr(null), uintptr(null), uintptr(g.claim)},
 		// Out of nspawn's session: the terminal's ^C and hangup are
 		// nspawn's to handle, not the reaper's.
 		Sys: &syscall.SysProcAttr{Setsid: true},
@@ -202,10 +202,29 @@ func ReaperMain() int {
 		}
 		break
 	}
-	// The lock stays held, on fd 5, until this process exits.
-	g := &Group{root: os.Args[1], path: os.Args[2], owned: os.Args[3] == "owned", v1: os.Args[4:], payload: -1, lock: -1}
+	// The claim stays held, on fd 5, until this process exits.
+	g := &Group{root: os.Args[1], path: os.Args[2], owned: os.Args[3] == "owned", v1: os.Args[4:], payload: -1, lock: -1, claim: -1}
+	if !g.owned && !marked(g.lockDir()) {
+		// Not nspawn's, or made the moment before nspawn was killed:
+		// only an empty one goes.
+		unix.Rmdir(g.lockDir())
+		return 0
+	}
+	// The cgroup may not exist yet (nspawn killed before its mkdir); then
+	// only the slices made for it are removed. A lock held after nspawn
+	// is gone is a nspawn of the same name in another network namespace:
+	// the cgroup is its own now.
+	if fd, err := lockDirWait(g.lockDir(), reaperLockWait); err == nil {
+		g.lock = fd
+	} else if errors.Is(err, ErrBusy) {
+		return 0
+	}
 	if g.Remove() != nil {
 		return 1
 	}
 	return 0
 }
+
+// reaperLockWait is how long the reaper waits for a dead nspawn's lock:
+// its child, between clone and exec, shares the fd for a moment.
+const reaperLockWait = 100 * time.Millisecond

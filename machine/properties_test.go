@@ -44,7 +44,7 @@ func TestLimitPropertiesSignatures(t *testing.T) {
 	}
 	var l cgroup.Limits
 	for _, a := range []string{"MemoryMax=1G", "MemoryHigh=1G", "MemorySwapMax=1G", "CPUQuota=10%", "CPUWeight=5",
-		"TasksMax=9", "IOWeight=7", "AllowedCPUs=1", "DeviceAllow=char-pts rw"} {
+		"TasksMax=90", "IOWeight=7", "AllowedCPUs=1", "DeviceAllow=char-pts rw"} {
 		if err := l.Set(a, cgroup.Host{CPUs: "0-1"}); err != nil {
 			t.Fatal(err)
 		}

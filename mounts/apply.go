@@ -49,7 +49,7 @@ func Stage(root string, mapNS int) error {
 }
 
 // SealExecutable binds the running nspawn binary read-only over its own
-// path in the staging namespace and returns that path, for the child stage
+// path in the staging namespace and returns that path, for the child
 // to be executed from. The container's PID 1 runs this binary until it
 // execs the payload (and for good as the --as-pid2 stub init); through
 // /proc/1/exe, root inside would otherwise reach the host's binary for
@@ -93,7 +93,7 @@ func SealExecutable() (string, error) {
 // propagation, which pivot_root refuses too: everything becomes a slave
 // first.
 //
-// The tree is found as the working directory the child stage inherited
+// The tree is found as the working directory the child inherited
 // (StageDir), not by its path: root of a shifted container is an
 // unprivileged host user, who may not pass the directories above the tree
 // (/var/lib/machines is 0700).
@@ -116,7 +116,7 @@ func Prepare() error {
 }
 
 // StageDir makes the tree at root the calling thread's working directory,
-// for the child stage to inherit (see Prepare). The thread must have a
+// for the child to inherit (see Prepare). The thread must have a
 // filesystem context of its own, as Stage's unshare gives it.
 func StageDir(root string) error {
 	if err := unix.Chdir(root); err != nil {

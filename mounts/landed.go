@@ -13,7 +13,7 @@ import (
 // by propagation (see Stage), and one that does not would leave the
 // payload without it while nspawn reports success. It looks through
 // /proc/PID/root, so the container must not have moved its root yet (its
-// child stage waits for the plan). Best-effort steps, whose failures are
+// child waits for its message). Best-effort steps, whose failures are
 // warnings already, are not checked.
 func Landed(pid int, root string, steps ...[]Step) error {
 	for _, list := range steps {

@@ -114,20 +114,17 @@ func (c *CgroupPlan) planSpec(o *Options, host *Facts, scope string) (warnings [
 
 // lateJoin tells whether the child can be cloned into all its cgroups
 // (CLONE_INTO_CGROUP) or joins some once it exists: systemd's scope, which
-// systemd makes with the child in it, or v1 hierarchies, which have no
-// CLONE_INTO_CGROUP. Every container gets a device list, on a hybrid host
-// in the v1 devices hierarchy where there is one (its rules are made in
-// placeInCgroup, once the mounts are planned).
+// systemd makes with the child in it, or the v1 hierarchies a limit or
+// --stats needs, which have no CLONE_INTO_CGROUP. The device list is a BPF
+// program on the unified cgroup, on a hybrid host too.
 func (c *CgroupPlan) lateJoin() bool {
-	layout := c.Spec.Layout
 	switch {
-	case layout.Unified == "", c.KeepUnit:
+	case c.Spec.Layout.Unified == "", c.KeepUnit:
 		return false
 	case c.Systemd:
 		return true
 	}
-	_, v1Devices := layout.V1["devices"]
-	return layout.Hybrid && (len(c.Spec.Files) > 0 || c.Spec.Accounting || v1Devices)
+	return c.Spec.JoinsV1()
 }
 
 // statsMode checks --stats.
@@ -190,6 +187,9 @@ func (p *placement) create(plan *Plan, ids idMapping, out reporter, spec cgroup.
 			return fmt.Errorf("--keep-unit: another container already runs in nspawn's cgroup %s; run one per unit", spec.Path)
 		}
 		return fmt.Errorf("machine %s is already running (cgroup %s is in use); stop it first or pick another name with --machine=", plan.Machine, spec.Layout.Unified+spec.Path)
+	}
+	if errors.Is(err, cgroup.ErrForeign) {
+		return fmt.Errorf("--keep-unit: cgroup %s is not nspawn's (systemd-nspawn --keep-unit puts its container there); run nspawn in a unit of its own (systemd-run --scope) or stop that container first", path.Join(spec.Layout.Unified, spec.Path, cgroup.PayloadDir))
 	}
 	if err != nil {
 		return err

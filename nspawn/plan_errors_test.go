@@ -73,6 +73,7 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"--property=Nice=5", "true"}, nil, "--property=Nice=5:"},
 		{[]string{"--property=CPUWeight=0", "true"}, nil, "--property=CPUWeight=0:"},
 		{[]string{"--property=AllowedCPUs=7", "true"}, nil, "--property=AllowedCPUs=7:"},
+		{[]string{"--property=TasksMax=3", "true"}, nil, "--property=TasksMax=3: 3 is below the 16 tasks"},
 		{[]string{"--property=MemoryMax=1G", "true"}, noCgroup, "this host has no cgroup v2 hierarchy to put limits on"},
 		{[]string{"--property=MemoryMax=1G", "--keep-unit", "true"}, nil, "with --keep-unit the container stays in nspawn's own unit"},
 		{[]string{"--keep-unit", "true"}, noOwnCgroup, "--keep-unit: /proc/self/cgroup names no cgroup v2 cgroup"},
