@@ -155,11 +155,10 @@ func unitCgroups() []string {
 		}
 		return nil
 	})
-	// A slice counts with the scopes below it. An empty machine.slice is
-	// left when a reaper's rmdir of it races with the next container's
-	// scope (killed before its own reaper starts): a shared parent, not a
-	// container's, and systemd keeps it for good anyway; the next
-	// container's end removes it.
+	// A slice counts with the scopes below it. An empty machine.slice may
+	// be left when a reaper's rmdir of it races with the next container's
+	// mkdir below it: a shared parent, not a container's, and systemd
+	// keeps it for good anyway; the next container's end removes it.
 	for _, scope := range slices.Clone(list) {
 		for dir := filepath.Dir(scope); strings.HasSuffix(dir, ".slice"); dir = filepath.Dir(dir) {
 			if !slices.Contains(list, dir) {
