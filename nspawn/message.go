@@ -33,12 +33,7 @@ type childMessage struct {
 	AmbientCapabilities uint64
 	NoNewPrivileges     bool
 	Seccomp             []unix.SockFilter
-	User                users.User
-	Env                 []string
-	Chdir               string
-	// Argv is the payload's command line, Argv0 the name it sees.
-	Argv          []string
-	Argv0         string
+	Payload
 	Console       pty.Mode
 	AsPID2        bool
 	HostOSRelease string
@@ -54,7 +49,7 @@ func (p *Plan) message(seccomp []unix.SockFilter) *childMessage {
 		Mounts: p.Mounts.Child, Files: p.Mounts.Files,
 		Capabilities: p.Capabilities, AmbientCapabilities: p.AmbientCapabilities,
 		NoNewPrivileges: p.NoNewPrivileges, Seccomp: seccomp,
-		User: p.User, Env: p.Env, Chdir: p.Chdir, Argv: p.Argv, Argv0: p.Argv0,
+		Payload: p.Payload,
 		Console: p.Console, AsPID2: p.AsPID2, HostOSRelease: p.HostOSRelease, Quiet: p.Quiet,
 	}
 }
@@ -72,11 +67,7 @@ func (m *childMessage) MarshalBinary() ([]byte, error) {
 	w.Num(m.AmbientCapabilities)
 	w.Flag(m.NoNewPrivileges)
 	w.Str(string(security.EncodeProgram(m.Seccomp)))
-	m.User.AppendWire(w)
-	w.Strs(m.Env)
-	w.Str(m.Chdir)
-	w.Strs(m.Argv)
-	w.Str(m.Argv0)
+	m.Payload.appendWire(w)
 	w.Str(string(m.Console))
 	w.Flag(m.AsPID2)
 	w.Str(m.HostOSRelease)
@@ -100,11 +91,7 @@ func (m *childMessage) UnmarshalBinary(b []byte) error {
 	if m.Seccomp, err = security.DecodeProgram([]byte(r.Str())); err != nil {
 		return err
 	}
-	m.User = users.ReadUser(r)
-	m.Env = r.Strs()
-	m.Chdir = r.Str()
-	m.Argv = r.Strs()
-	m.Argv0 = r.Str()
+	m.Payload = readPayload(r)
 	m.Console = pty.Mode(r.Str())
 	m.AsPID2 = r.Flag()
 	m.HostOSRelease = r.Str()
@@ -112,12 +99,24 @@ func (m *childMessage) UnmarshalBinary(b []byte) error {
 	return r.Err()
 }
 
+func (p Payload) appendWire(w *wire.Writer) {
+	p.User.AppendWire(w)
+	w.Strs(p.Env)
+	w.Str(p.Chdir)
+	w.Strs(p.Argv)
+	w.Str(p.Argv0)
+}
+
+func readPayload(r *wire.Reader) Payload {
+	return Payload{User: users.ReadUser(r), Env: r.Strs(), Chdir: r.Str(), Argv: r.Strs(), Argv0: r.Str()}
+}
+
 // payloadArgv is the command line the payload is started with: Argv, with
 // Argv0 as the name it sees when one is set (a login shell's "-sh").
-func (m *childMessage) payloadArgv() []string {
-	argv := append([]string(nil), m.Argv...)
-	if m.Argv0 != "" {
-		argv[0] = m.Argv0
+func (p Payload) payloadArgv() []string {
+	argv := append([]string(nil), p.Argv...)
+	if p.Argv0 != "" {
+		argv[0] = p.Argv0
 	}
 	return argv
 }

@@ -59,14 +59,8 @@ type Plan struct {
 	// Warnings are printed by nspawn before it starts the container.
 	Warnings []string
 
-	User  users.User
-	Env   []string
-	Chdir string
-	// Argv is the payload's command line; Argv[0] is looked up in the
-	// container's PATH unless it contains a slash. Argv0 overrides the name
-	// the payload sees (a login shell's "-sh").
-	Argv  []string
-	Argv0 string
+	// Payload is who runs what, where: the child gets it whole.
+	Payload
 
 	// Console is the resolved --console mode (never autopipe).
 	Console pty.Mode
@@ -82,6 +76,19 @@ type Plan struct {
 	// and SIGINT (--kill-signal).
 	KillSignal unix.Signal
 	Quiet      bool
+}
+
+// Payload is the process the container runs: who, what, where, with
+// which environment.
+type Payload struct {
+	User  users.User
+	Env   []string
+	Chdir string
+	// Argv is the payload's command line; Argv[0] is looked up in the
+	// container's PATH unless it contains a slash. Argv0 overrides the name
+	// the payload sees (a login shell's "-sh").
+	Argv  []string
+	Argv0 string
 }
 
 // defaultPath is systemd's DEFAULT_PATH with the split-/usr directories, as
