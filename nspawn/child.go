@@ -114,6 +114,9 @@ func setupAndExec(status *os.File) error {
 		return err
 	}
 	out.Ignored(warnings)
+	if err := applyExec(msg.Exec); err != nil {
+		return err
+	}
 	// systemd-nspawn's system call filter (with the terminal rule): last,
 	// so nothing of the setup above runs under it; before the capability
 	// and credential changes, as systemd-nspawn does, which would take

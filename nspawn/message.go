@@ -34,6 +34,7 @@ type childMessage struct {
 	NoNewPrivileges     bool
 	Seccomp             []unix.SockFilter
 	Payload
+	Exec          ExecSettings
 	Console       pty.Mode
 	AsPID2        bool
 	HostOSRelease string
@@ -49,7 +50,7 @@ func (p *Plan) message(seccomp []unix.SockFilter) *childMessage {
 		Mounts: p.Mounts.Child, Files: p.Mounts.Files,
 		Capabilities: p.Capabilities, AmbientCapabilities: p.AmbientCapabilities,
 		NoNewPrivileges: p.NoNewPrivileges, Seccomp: seccomp,
-		Payload: p.Payload,
+		Payload: p.Payload, Exec: p.Exec,
 		Console: p.Console, AsPID2: p.AsPID2, HostOSRelease: p.HostOSRelease, Quiet: p.Quiet,
 	}
 }
@@ -68,6 +69,7 @@ func (m *childMessage) MarshalBinary() ([]byte, error) {
 	w.Flag(m.NoNewPrivileges)
 	w.Str(string(security.EncodeProgram(m.Seccomp)))
 	m.Payload.appendWire(w)
+	m.Exec.appendWire(w)
 	w.Str(string(m.Console))
 	w.Flag(m.AsPID2)
 	w.Str(m.HostOSRelease)
@@ -92,6 +94,7 @@ func (m *childMessage) UnmarshalBinary(b []byte) error {
 		return err
 	}
 	m.Payload = readPayload(r)
+	m.Exec = readExecSettings(r)
 	m.Console = pty.Mode(r.Str())
 	m.AsPID2 = r.Flag()
 	m.HostOSRelease = r.Str()

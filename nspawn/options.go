@@ -51,6 +51,10 @@ type Options struct {
 	PrivateNetwork bool
 	Help           bool
 	Version        bool
+	// The process's execution environment (options_exec.go) and the
+	// container's files and devices (options_files.go).
+	ExecOptions
+	FilesOptions
 
 	// Command is the payload and its arguments: everything after the first
 	// non-option argument, untouched.
@@ -115,6 +119,8 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.StringArrayVar(&o.SystemCallFilter, "system-call-filter", nil, "Allow these system calls beyond the default filter (NAME or @GROUP ...), or deny them with a leading ~")
 	fs.StringVar(&o.Console, "console", "", "Console mode: interactive, read-only, passive, pipe or autopipe (default: interactive on a terminal, else pipe)")
 	fs.BoolVarP(&o.Pipe, "pipe", "P", false, "Same as --console=pipe")
+	declareFilesOptions(fs, &o.FilesOptions)
+	declareExecOptions(fs, &o.ExecOptions)
 	fs.BoolVarP(&o.Help, "help", "h", false, "Show this help")
 	fs.BoolVar(&o.Version, "version", false, "Show the version")
 	// Argument names for --help and the manual page.

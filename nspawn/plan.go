@@ -61,6 +61,9 @@ type Plan struct {
 
 	// Payload is who runs what, where: the child gets it whole.
 	Payload
+	// Exec is the payload's execution environment beyond who runs it
+	// (plan_exec.go): the child gets it whole.
+	Exec ExecSettings
 
 	// Console is the resolved --console mode (never autopipe).
 	Console pty.Mode
@@ -101,7 +104,7 @@ func BuildPlan(o *Options, host *Facts) (*Plan, error) {
 	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, PrivateNetwork: !o.ShareNetwork, HostOSRelease: host.OSRelease}
 	for _, step := range []func(*Options, *Facts) error{
 		p.planMode, p.planIdentity, p.planLifecycle, p.planCgroup,
-		p.planMounts, p.planUserNS, p.planSecurity, p.planPayload,
+		p.planMounts, p.planUserNS, p.planSecurity, p.planPayload, p.planExec,
 	} {
 		if err := step(o, host); err != nil {
 			return nil, err
