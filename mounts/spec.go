@@ -88,9 +88,12 @@ func ParseBind(spec string, readOnly bool, cwd string) (Step, error) {
 	return s, nil
 }
 
-// ParseTmpfs parses a --tmpfs value, PATH[:OPTS]. OPTS are tmpfs mount
-// options and replace the default mode=0755; the mount is nodev, as
-// systemd-nspawn makes it.
+// ParseTmpfs parses a --tmpfs value, PATH[:OPTS]. OPTS mixes mount flags
+// and tmpfs options, as mount(8) takes them: the flags (rw, nosuid,
+// noexec, ...) become MS_* flags and the rest the tmpfs's data, as
+// systemd-nspawn's mount_option_mangle() splits them. Without OPTS the
+// data is mode=0755; the mount is nodev and strictatime unless OPTS says
+// dev or another atime.
 func ParseTmpfs(spec string) (Step, error) {
 	fields, err := splitSpec(spec, 2)
 	if err != nil {
@@ -100,12 +103,62 @@ func ParseTmpfs(spec string) (Step, error) {
 	if err != nil {
 		return Step{}, err
 	}
-	data := "mode=0755"
+	s := Step{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: target,
+		Flags: unix.MS_NODEV | unix.MS_STRICTATIME, Data: "mode=0755"}
 	if len(fields) > 1 && fields[1] != "" {
-		data = fields[1]
+		s.Flags, s.Data = splitMountOptions(fields[1], s.Flags)
 	}
-	return Step{
-		Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: target,
-		Flags: unix.MS_NODEV | unix.MS_STRICTATIME, Data: data,
-	}, nil
+	return s, nil
+}
+
+// mountFlag is what a mount(8) flag option does to the MS_* flags: sets
+// set, and clear cleared first (an atime option replaces the others).
+type mountFlag struct{ set, clear uintptr }
+
+const atimeFlags = unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+
+// mountFlags are the options mount(8) and libmount turn into MS_* flags
+// rather than pass to the filesystem.
+var mountFlags = map[string]mountFlag{
+	"defaults":      {},
+	"ro":            {set: unix.MS_RDONLY},
+	"rw":            {clear: unix.MS_RDONLY},
+	"nosuid":        {set: unix.MS_NOSUID},
+	"suid":          {clear: unix.MS_NOSUID},
+	"nodev":         {set: unix.MS_NODEV},
+	"dev":           {clear: unix.MS_NODEV},
+	"noexec":        {set: unix.MS_NOEXEC},
+	"exec":          {clear: unix.MS_NOEXEC},
+	"sync":          {set: unix.MS_SYNCHRONOUS},
+	"async":         {clear: unix.MS_SYNCHRONOUS},
+	"dirsync":       {set: unix.MS_DIRSYNC},
+	"mand":          {set: unix.MS_MANDLOCK},
+	"nomand":        {clear: unix.MS_MANDLOCK},
+	"noatime":       {set: unix.MS_NOATIME, clear: atimeFlags},
+	"atime":         {clear: unix.MS_NOATIME},
+	"relatime":      {set: unix.MS_RELATIME, clear: atimeFlags},
+	"norelatime":    {clear: unix.MS_RELATIME},
+	"strictatime":   {set: unix.MS_STRICTATIME, clear: atimeFlags},
+	"nostrictatime": {clear: unix.MS_STRICTATIME},
+	"nodiratime":    {set: unix.MS_NODIRATIME},
+	"diratime":      {clear: unix.MS_NODIRATIME},
+	"lazytime":      {set: unix.MS_LAZYTIME},
+	"nolazytime":    {clear: unix.MS_LAZYTIME},
+	"silent":        {set: unix.MS_SILENT},
+	"loud":          {clear: unix.MS_SILENT},
+	"nosymfollow":   {set: unix.MS_NOSYMFOLLOW},
+}
+
+// splitMountOptions applies the flag options of the comma list opts to
+// flags and returns the others, in their order, as the filesystem's data.
+func splitMountOptions(opts string, flags uintptr) (uintptr, string) {
+	var data []string
+	for _, o := range strings.Split(opts, ",") {
+		if f, ok := mountFlags[o]; ok {
+			flags = flags&^f.clear | f.set
+		} else if o != "" {
+			data = append(data, o)
+		}
+	}
+	return flags, strings.Join(data, ",")
 }

@@ -1,6 +1,8 @@
 package mounts
 
 import (
+	"golang.org/x/sys/unix"
+
 	"reflect"
 	"strings"
 	"testing"
@@ -45,11 +47,16 @@ func TestParseBind(t *testing.T) {
 func TestParseTmpfs(t *testing.T) {
 	for _, tc := range []struct {
 		spec, target, data string
+		flags              uintptr
 		err                bool
 	}{
-		{spec: "/scratch", target: "/scratch", data: "mode=0755"},
-		{spec: "/scratch:size=1m,mode=1777", target: "/scratch", data: "size=1m,mode=1777"},
-		{spec: "/var/tmp/", target: "/var/tmp", data: "mode=0755"},
+		{spec: "/scratch", target: "/scratch", data: "mode=0755", flags: unix.MS_NODEV | unix.MS_STRICTATIME},
+		{spec: "/scratch:size=1m,mode=1777", target: "/scratch", data: "size=1m,mode=1777", flags: unix.MS_NODEV | unix.MS_STRICTATIME},
+		{spec: "/var/tmp/", target: "/var/tmp", data: "mode=0755", flags: unix.MS_NODEV | unix.MS_STRICTATIME},
+		// Flags as flags, the rest as data (debos's and mkosi's form).
+		{spec: "/w:rw,nosuid,noexec,mode=0755", target: "/w", data: "mode=0755", flags: unix.MS_NODEV | unix.MS_STRICTATIME | unix.MS_NOSUID | unix.MS_NOEXEC},
+		{spec: "/w:ro,dev,noatime,size=10%", target: "/w", data: "size=10%", flags: unix.MS_RDONLY | unix.MS_NOATIME},
+		{spec: "/w:exec,suid", target: "/w", data: "", flags: unix.MS_NODEV | unix.MS_STRICTATIME},
 		{spec: "scratch", err: true},
 		{spec: "", err: true},
 		{spec: "/a:b:c", err: true},
@@ -61,8 +68,8 @@ func TestParseTmpfs(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || got.Target != tc.target || got.Data != tc.data || got.FSType != "tmpfs" {
-			t.Errorf("ParseTmpfs(%q) = %+v, %v; want target %s data %s", tc.spec, got, err, tc.target, tc.data)
+		if err != nil || got.Target != tc.target || got.Data != tc.data || got.Flags != tc.flags || got.FSType != "tmpfs" {
+			t.Errorf("ParseTmpfs(%q) = %+v, %v; want target %s data %s flags %#x", tc.spec, got, err, tc.target, tc.data, tc.flags)
 		}
 	}
 }
