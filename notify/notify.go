@@ -18,10 +18,17 @@ import (
 const SocketInContainer = "/run/host/notify"
 
 // Bind creates the container's notify socket; the child calls it after
-// pivot_root, so the path is in the container's own /run tmpfs.
+// pivot_root, so the path is in the container's own /run. A socket left
+// there by an earlier run (a /run the tree keeps across runs: a bind or a
+// mount of an image builder's) is replaced, as systemd-nspawn's
+// setup_notify_child() unlinks the path first: nothing can be listening
+// on it, since the socket belongs to a container's mount namespace.
 func Bind() (*os.File, error) {
 	if err := os.MkdirAll("/run/host", 0o755); err != nil {
 		return nil, fmt.Errorf("create /run/host: %w", err)
+	}
+	if err := unix.Unlink(SocketInContainer); err != nil && err != unix.ENOENT {
+		return nil, fmt.Errorf("replace the old %s: %w", SocketInContainer, err)
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

@@ -1,8 +1,12 @@
 package tests
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestFilesTmpfsMountOptions: --tmpfs options that mix mount flags and
@@ -24,4 +28,27 @@ func TestFilesTmpfsMountOptions(t *testing.T) {
 	if err != nil || string(out) != want {
 		t.Errorf("systemd-nspawn inside: got %q (%v), want %q", out, err, want)
 	}
+}
+
+// TestFilesNotifySocketLeftOver: a /run that outlives a container (a tmpfs
+// an image builder keeps across runs and binds in as the tree's /run)
+// holds the last run's notify socket; the next run replaces it instead of
+// failing with "address already in use". (A tmpfs on the tree's own /run
+// is covered by the container's fresh one and never shows the socket.)
+func TestFilesNotifySocketLeftOver(t *testing.T) {
+	run := t.TempDir()
+	if err := unix.Mount("tmpfs", run, "tmpfs", 0, "mode=0755,size=1m"); err != nil {
+		t.Fatalf("mount a tmpfs for /run: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(run, unix.MNT_DETACH) })
+	before := snapshotHost(t)
+	for i := range 2 {
+		if out := mustRun(t, busyboxTree, "--bind="+run+":/run", "/bin/sh", "-c", "test -S /run/host/notify && echo ok"); out != "ok\n" {
+			t.Errorf("run %d: got %q, want ok", i+1, out)
+		}
+	}
+	if fi, err := os.Lstat(filepath.Join(run, "host", "notify")); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("the tree's /run keeps no notify socket (%v): the test did not reproduce the leftover", err)
+	}
+	checkNoLeaks(t, before)
 }
