@@ -164,11 +164,7 @@ func apply(root string, s Step) error {
 		if err != nil {
 			return err
 		}
-		for _, name := range s.Devices {
-			if err := copyDevice(name, filepath.Join(dir, name)); err != nil {
-				return err
-			}
-		}
+		return copyDevices(dir, s.Devices)
 	case KindSymlink:
 		return symlink(root, s)
 	case KindWrite:

@@ -71,8 +71,10 @@ func Standard() []Step {
 	return []Step{
 		{Kind: KindFS, FSType: "tmpfs", Source: "tmpfs", Target: "/dev", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=0755" + limitsDev},
 		// The only device nodes a container's /dev holds, as in
-		// systemd-nspawn's copy_devnodes(); /dev/console comes with a console.
-		{Kind: KindDevices, Target: "/dev", Devices: []string{"null", "zero", "full", "random", "urandom", "tty"}},
+		// systemd-nspawn's copy_devnodes(), with /dev/fuse as newer
+		// systemd-nspawn adds it (FUSE mounts work in a user namespace);
+		// /dev/console comes with a console.
+		{Kind: KindDevices, Target: "/dev", Devices: []string{"null", "zero", "full", "random", "urandom", "tty", "net/tun", "fuse"}},
 		Devpts{TTYGroup: ttyGroup}.Step(),
 		{Kind: KindSymlink, Source: "pts/ptmx", Target: "/dev/ptmx"},
 		{Kind: KindSymlink, Source: "/proc/self/fd", Target: "/dev/fd"},

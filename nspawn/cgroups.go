@@ -255,11 +255,15 @@ func scopeProperties(plan *Plan) []machine.Property {
 }
 
 // deviceAllow is the DeviceAllow= list of systemd-nspawn's scope, on top
-// of what DevicePolicy=closed allows: /dev/net/tun, the ptys, and device
+// of what DevicePolicy=closed allows: /dev/net/tun, /dev/fuse (where the
+// host has it, as newer systemd-nspawn allows it), the ptys, and device
 // nodes bound in. Both paths take it from here: systemd's scope as a
 // property, nspawn's own cgroup as rules (placeInCgroup).
 func deviceAllow(plan *Plan) []cgroup.Device {
 	devices := []cgroup.Device{{Path: "/dev/net/tun", Access: "rwm"}, {Path: "char-pts", Access: "rw"}}
+	if exists("/dev/fuse") {
+		devices = append(devices, cgroup.Device{Path: "/dev/fuse", Access: "rwm"})
+	}
 	for _, m := range plan.Mounts.Binds() {
 		if st, err := os.Stat(m.Source); err == nil && st.Mode()&os.ModeDevice != 0 {
 			access := "rw"

@@ -52,3 +52,21 @@ func TestFilesNotifySocketLeftOver(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// TestFilesTunAndFuse: /dev/net/tun and /dev/fuse are there and usable, as
+// VPN clients and FUSE filesystems in a container expect: a tun device is
+// made (TUNSETIFF) in the container's private network, and /dev/fuse
+// opens for reading and writing, the device filter allowing both.
+func TestFilesTunAndFuse(t *testing.T) {
+	for _, dev := range []string{"/dev/net/tun", "/dev/fuse"} {
+		if _, err := os.Stat(dev); err != nil {
+			t.Skipf("needs the host's %s: %v", dev, err)
+		}
+	}
+	const script = `tunctl -t nspawntest0 >/dev/null && ip link show nspawntest0 >/dev/null && echo tun; exec 3<>/dev/fuse && echo fuse`
+	for _, extra := range [][]string{nil, {"-U"}} {
+		if out := mustRun(t, busyboxTree, append(extra, "/bin/sh", "-c", script)...); out != "tun\nfuse\n" {
+			t.Errorf("%q: got %q, want tun and fuse", extra, out)
+		}
+	}
+}
