@@ -205,7 +205,7 @@ func (p *Plan) planMounts(o *Options, host *Facts) error {
 	tf.resolvConf(resolv, p.PrivateNetwork, o.ReadOnly)
 	p.Warnings = append(p.Warnings, tf.warnings...)
 	p.Mounts = mounts.Arrange(append(steps, tf.binds...), tf.changes, p.Cgroup.Spec.Layout.Unified != "")
-	return nil
+	return p.checkOSTree(pick(o.Directory == "", host.Cwd, o.Directory))
 }
 
 // planPayload decides who runs what, where, with which environment.
@@ -222,6 +222,11 @@ func (p *Plan) planPayload(o *Options, host *Facts) error {
 		return fmt.Errorf("--chdir=%s: the working directory must be an absolute path inside the container", o.Chdir)
 	}
 	p.Chdir = o.Chdir
+	if p.Boot {
+		if err := p.checkOSRelease(host.Env); err != nil {
+			return err
+		}
+	}
 	if err := p.planCommand(o.Command); err != nil {
 		return err
 	}
@@ -393,7 +398,8 @@ func (p *Plan) planCommand(cmd []string) error {
 }
 
 // planInit makes the tree's init PID 1 for --boot, looked for where
-// systemd-nspawn looks; the arguments after the options are init's.
+// systemd-nspawn looks, binds applied (a /usr bound in brings its
+// systemd); the arguments after the options are init's.
 func (p *Plan) planInit(args []string) error {
 	initPaths := []string{"/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init"}
 	for _, init := range initPaths {
@@ -405,9 +411,10 @@ func (p *Plan) planInit(args []string) error {
 	return fmt.Errorf("--boot: the tree has no init (looked for %s); install one or give a command without --boot", strings.Join(initPaths, ", "))
 }
 
-// executable tells whether path, inside the tree, is an executable file.
+// executable tells whether path, inside the container, is an executable
+// file.
 func (p *Plan) executable(path string) bool {
-	st, err := os.Stat(inTree(p.Root, path))
+	st, err := os.Stat(p.treePath(path))
 	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
 }
 

@@ -33,7 +33,13 @@ func TestPlanErrors(t *testing.T) {
 	hostFile := filepath.Join(dir, "host-file")
 	os.WriteFile(hostFile, nil, 0o644)
 	noInit := filepath.Join(dir, "noinit")
-	os.MkdirAll(filepath.Join(noInit, "usr"), 0o755)
+	os.MkdirAll(filepath.Join(noInit, "usr", "lib"), 0o755)
+	os.WriteFile(filepath.Join(noInit, "usr", "lib", "os-release"), []byte("ID=test\n"), 0o644)
+	notOS := filepath.Join(dir, "notos")
+	os.MkdirAll(filepath.Join(notOS, "bin"), 0o755)
+	noOSRelease := filepath.Join(dir, "noosrelease")
+	fakeTree(noOSRelease)
+	noCheck := func(f *Facts) { f.Env = append(f.Env, "SYSTEMD_NSPAWN_CHECK_OS_RELEASE=0") }
 	shifted := filepath.Join(dir, "shifted")
 	fakeTree(shifted)
 	os.Chown(shifted, 65536, 65536)
@@ -55,6 +61,9 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"-D", filepath.Join(dir, "missing"), "true"}, nil, "does not exist"},
 		{[]string{"-D", hostFile, "true"}, nil, "is not a directory"},
 		{[]string{"-D", "/", "true"}, nil, "refusing to use the host's root directory"},
+		{[]string{"-D", notOS, "true"}, nil, "--directory=" + notOS + ": " + notOS + " does not look like an OS tree (it has no /usr)"},
+		{[]string{"-D", noOSRelease, "-b"}, nil, "--boot: " + noOSRelease + " does not look like an OS root directory"},
+		{[]string{"-D", noOSRelease, "-b"}, noCheck, "--boot: the tree has no init"},
 		{[]string{"-M", "bad_name!", "true"}, nil, "--machine=bad_name!: not a valid machine name"},
 		{[]string{"--hostname=-x", "true"}, nil, "--hostname=-x: not a valid hostname"},
 		{[]string{"--uuid=xyz", "true"}, nil, "--uuid=xyz: not a UUID"},

@@ -28,8 +28,10 @@ func TestMachineNameFollowsGivenPath(t *testing.T) {
 	}
 }
 
-// fakeTree makes the least a plan accepts as a tree at root: /bin/sh.
+// fakeTree makes the least a plan accepts as a tree at root: /usr and
+// /bin/sh.
 func fakeTree(root string) {
+	os.MkdirAll(filepath.Join(root, "usr"), 0o755)
 	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
 	os.WriteFile(filepath.Join(root, "bin", "sh"), []byte{}, 0o755)
 }

@@ -70,3 +70,27 @@ func TestFilesTunAndFuse(t *testing.T) {
 		}
 	}
 }
+
+// TestFilesRefuseNonOSTree: a directory that is no OS tree (no /usr) is
+// refused with one line, nothing created in it, as systemd-nspawn
+// refuses it; booting one without os-release is refused likewise.
+func TestFilesRefuseNonOSTree(t *testing.T) {
+	dir := t.TempDir()
+	r := run(t, "", "-q", "-D", dir, "true")
+	checkOneErrorLine(t, r.stderr, "does not look like an OS tree (it has no /usr)")
+	if r.status != 1 {
+		t.Errorf("status %d, want 1", r.status)
+	}
+	os.Mkdir(filepath.Join(dir, "usr"), 0o755)
+	r = run(t, "", "-q", "-D", dir, "-b")
+	checkOneErrorLine(t, r.stderr, "does not look like an OS root directory", "SYSTEMD_NSPAWN_CHECK_OS_RELEASE=0")
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the directory holds %d entries after the refusals, want only usr", len(entries))
+	}
+	if sdn, err := exec.LookPath("systemd-nspawn"); err == nil {
+		empty := t.TempDir()
+		if out, err := exec.Command(sdn, "-q", "--register=no", "--keep-unit", "-D", empty, "true").CombinedOutput(); err == nil {
+			t.Errorf("systemd-nspawn ran in a directory without /usr: %s", out)
+		}
+	}
+}

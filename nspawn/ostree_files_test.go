@@ -1,0 +1,32 @@
+package nspawn
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestBootThroughBoundUsr: a tree with an empty /etc whose /usr is bound
+// in from another boots the init that /usr brings, once
+// SYSTEMD_NSPAWN_CHECK_OS_RELEASE=0 waives the os-release check; a /usr
+// bound in makes a tree without one an OS tree.
+func TestBootThroughBoundUsr(t *testing.T) {
+	dir := t.TempDir()
+	base, tree := filepath.Join(dir, "base"), filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(base, "usr", "lib", "systemd"), 0o755)
+	os.WriteFile(filepath.Join(base, "usr", "lib", "systemd", "systemd"), nil, 0o755)
+	os.MkdirAll(filepath.Join(tree, "etc"), 0o755)
+	o, err := ParseOptions([]string{"-D", tree, "--bind-ro=" + base + "/usr:/usr", "-b", "--", "--unit=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := testFacts(dir)
+	facts.Env = append(facts.Env, "SYSTEMD_NSPAWN_CHECK_OS_RELEASE=0")
+	p, err := BuildPlan(o, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/usr/lib/systemd/systemd", "--unit=x"}; len(p.Argv) != 2 || p.Argv[0] != want[0] || p.Argv[1] != want[1] {
+		t.Errorf("init %q, want %q", p.Argv, want)
+	}
+}
