@@ -30,3 +30,33 @@ func TestBootThroughBoundUsr(t *testing.T) {
 		t.Errorf("init %q, want %q", p.Argv, want)
 	}
 }
+
+// TestPivotRoot: --pivot-root makes the tree's PATH the container's root
+// (its /usr what makes it an OS tree), with the tree bound to OLD first.
+func TestPivotRoot(t *testing.T) {
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	fakeTree(filepath.Join(tree, "sysroot"))
+	for _, tc := range []struct {
+		spec, old string
+	}{{"/sysroot", ""}, {"/sysroot:/oldroot", "/oldroot"}} {
+		o, err := ParseOptions([]string{"-D", tree, "--pivot-root=" + tc.spec, "--read-only", "true"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := BuildPlan(o, testFacts(dir))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.spec, err)
+		}
+		if p.Root != filepath.Join(tree, "sysroot") || p.Machine != "tree" {
+			t.Errorf("%s: root %s machine %s, want %s/sysroot and tree", tc.spec, p.Root, p.Machine, tree)
+		}
+		first := p.Mounts.Staged[0]
+		if got := first.Kind == "bind" && first.Source == tree && first.Target == tc.old; got != (tc.old != "") {
+			t.Errorf("%s: first staged mount %+v", tc.spec, first)
+		}
+		if !p.Mounts.ReadOnlyTree() {
+			t.Errorf("%s: --read-only lost", tc.spec)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -47,6 +48,9 @@ type Plan struct {
 
 	// Mounts are the container's filesystem, by phase.
 	Mounts mounts.Phases
+	// oldRoot binds the tree to --pivot-root's OLD in the container, the
+	// first of the staged mounts.
+	oldRoot *mounts.Step
 	// Capabilities are what root in the container keeps (bit = CAP_*);
 	// AmbientCapabilities are raised for the payload, whoever it runs as.
 	Capabilities        uint64
@@ -134,6 +138,11 @@ func (p *Plan) planIdentity(o *Options, host *Facts) error {
 	if p.Root, err = treeRoot(o.Directory, host.Cwd); err != nil {
 		return err
 	}
+	if o.PivotRoot != "" {
+		if err := p.planPivotRoot(o.PivotRoot, p.Root); err != nil {
+			return err
+		}
+	}
 	// Named after -D as given, not where its symlinks lead, as
 	// systemd-nspawn names it.
 	given := o.Directory
@@ -199,6 +208,14 @@ func (p *Plan) planMounts(o *Options, host *Facts) error {
 	tz, err := parseMode("--timezone", o.Timezone, timezoneModes)
 	if err != nil {
 		return err
+	}
+	if p.oldRoot != nil {
+		// After --read-only's flag change of the tree, before /dev.
+		at := 0
+		if o.ReadOnly {
+			at = 1
+		}
+		steps = slices.Insert(steps, at, *p.oldRoot)
 	}
 	tf := &treeFiles{host: host}
 	tf.timezone(tz, p.Root, o.ReadOnly)

@@ -68,6 +68,11 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"--hostname=-x", "true"}, nil, "--hostname=-x: not a valid hostname"},
 		{[]string{"--uuid=xyz", "true"}, nil, "--uuid=xyz: not a UUID"},
 		{[]string{"--uuid=00000000000000000000000000000000", "true"}, nil, "the null UUID is not allowed"},
+		{[]string{"--pivot-root=sysroot", "true"}, nil, "--pivot-root=sysroot: both paths must be absolute"},
+		{[]string{"--pivot-root=/data:old", "true"}, nil, "--pivot-root=/data:old: both paths must be absolute"},
+		{[]string{"--pivot-root=/data:/", "true"}, nil, "the old root cannot go on the new root's /"},
+		{[]string{"--pivot-root=/missing", "true"}, nil, "--pivot-root=/missing: /missing is no directory in the tree"},
+		{[]string{"--pivot-root=/data", "true"}, nil, "does not look like an OS tree (it has no /usr)"},
 		// Start and stop.
 		{[]string{"--notify-ready=maybe", "true"}, nil, "--notify-ready=maybe: not a boolean"},
 		{[]string{"--kill-signal=SIGFOO", "true"}, nil, "--kill-signal=SIGFOO: not a signal name"},

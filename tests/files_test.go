@@ -94,3 +94,27 @@ func TestFilesRefuseNonOSTree(t *testing.T) {
 		}
 	}
 }
+
+// TestFilesPivotRoot: a tree that holds another tree boots the inner one
+// as its root (--pivot-root=PATH), with the outer one at OLD when asked
+// for and out of sight when not, as systemd-nspawn does.
+func TestFilesPivotRoot(t *testing.T) {
+	outer := t.TempDir()
+	if out, err := exec.Command("cp", "-a", busyboxTree, filepath.Join(outer, "sysroot")).CombinedOutput(); err != nil {
+		t.Fatalf("copy the tree: %v: %s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(outer, "outer-marker"), []byte("outer\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotHost(t)
+	const script = `cat /oldroot/outer-marker 2>/dev/null || echo no-old; test -e /outer-marker || echo inner; test -d /proc/self && echo proc`
+	for spec, want := range map[string]string{
+		"/sysroot:/oldroot": "outer\ninner\nproc\n",
+		"/sysroot":          "no-old\ninner\nproc\n",
+	} {
+		if out := mustRun(t, outer, "--pivot-root="+spec, "/bin/sh", "-c", script); out != want {
+			t.Errorf("--pivot-root=%s: got %q, want %q", spec, out, want)
+		}
+	}
+	checkNoLeaks(t, before)
+}
