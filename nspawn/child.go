@@ -101,6 +101,9 @@ func setupAndExec(status *os.File) error {
 	if err := hostInterface(msg, status); err != nil {
 		return err
 	}
+	if err := writeCredentials(msg.Credentials, msg.User.UID, msg.User.GID); err != nil {
+		return err
+	}
 	unix.Umask(0o022)
 
 	path, err := findExecutable(msg.Argv[0], lookupEnv(msg.Env, "PATH"), msg.Chdir)

@@ -93,6 +93,7 @@ func ProbeHost(o *Options) (*Facts, error) {
 	for _, path := range append([]string{localtime}, resolvSourceList()...) {
 		f.Files[path] = readHostFile(path)
 	}
+	probeCredentials(o, f)
 	return f, nil
 }
 

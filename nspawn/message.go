@@ -33,6 +33,7 @@ type childMessage struct {
 	AmbientCapabilities uint64
 	NoNewPrivileges     bool
 	Seccomp             []unix.SockFilter
+	Credentials         []Credential
 	Payload
 	Exec          ExecSettings
 	Console       pty.Mode
@@ -50,7 +51,7 @@ func (p *Plan) message(seccomp []unix.SockFilter) *childMessage {
 		Mounts: p.Mounts.Child, Files: p.Mounts.Files,
 		Capabilities: p.Capabilities, AmbientCapabilities: p.AmbientCapabilities,
 		NoNewPrivileges: p.NoNewPrivileges, Seccomp: seccomp,
-		Payload: p.Payload, Exec: p.Exec,
+		Credentials: p.Credentials, Payload: p.Payload, Exec: p.Exec,
 		Console: p.Console, AsPID2: p.AsPID2, HostOSRelease: p.HostOSRelease, Quiet: p.Quiet,
 	}
 }
@@ -68,6 +69,7 @@ func (m *childMessage) MarshalBinary() ([]byte, error) {
 	w.Num(m.AmbientCapabilities)
 	w.Flag(m.NoNewPrivileges)
 	w.Str(string(security.EncodeProgram(m.Seccomp)))
+	appendCredentials(w, m.Credentials)
 	m.Payload.appendWire(w)
 	m.Exec.appendWire(w)
 	w.Str(string(m.Console))
@@ -93,6 +95,7 @@ func (m *childMessage) UnmarshalBinary(b []byte) error {
 	if m.Seccomp, err = security.DecodeProgram([]byte(r.Str())); err != nil {
 		return err
 	}
+	m.Credentials = readCredentials(r)
 	m.Payload = readPayload(r)
 	m.Exec = readExecSettings(r)
 	m.Console = pty.Mode(r.Str())

@@ -3,35 +3,25 @@ package nspawn
 import "github.com/spf13/pflag"
 
 // FilesOptions are the options of the container's files and devices
-// beyond binds and tmpfs: the journal, credentials, the root inside the
+// beyond binds and tmpfs: credentials, the root inside the
 // tree (systemd.nspawn(5)'s [Files] section).
 type FilesOptions struct {
 	PivotRoot       string
-	LinkJournal     string
 	SetCredentials  []string
 	LoadCredentials []string
 }
-
-// linkJournalModes are --link-journal's values, for its help.
-var linkJournalModes = []string{"no", "host", "try-host", "guest", "try-guest", "auto"}
 
 // declareFilesOptions declares FilesOptions' flags, with their argument
 // names for --help.
 func declareFilesOptions(fs *pflag.FlagSet, o *FilesOptions) {
 	fs.StringVar(&o.PivotRoot, "pivot-root", "", "The container's root is PATH inside the tree; the tree itself goes to OLD inside it, or out of sight")
-	fs.StringVar(&o.LinkJournal, "link-journal", "", "Make the container's journal (/var/log/journal/MACHINE-ID) the host's: no, host, try-host, guest, try-guest or auto (the default)")
-	fs.VarP(setTo{&o.LinkJournal, "try-guest"}, "link-journal-try-guest", "j", "Same as --link-journal=try-guest")
-	fs.Lookup("link-journal-try-guest").NoOptDefVal = "true"
-	fs.Lookup("link-journal-try-guest").Hidden = true
 	fs.StringArrayVar(&o.SetCredentials, "set-credential", nil, "Give the payload a credential with this value (C escapes allowed), in $CREDENTIALS_DIRECTORY")
 	fs.StringArrayVar(&o.LoadCredentials, "load-credential", nil, "Give the payload a credential read from a host file or AF_UNIX socket, in $CREDENTIALS_DIRECTORY")
 	for name, arg := range map[string]string{
 		"pivot-root":      "PATH[:OLD]",
-		"link-journal":    "MODE",
 		"set-credential":  "ID:VALUE",
 		"load-credential": "ID:PATH",
 	} {
 		fs.SetAnnotation(name, "arg", []string{arg})
 	}
-	fs.SetAnnotation("link-journal", "values", linkJournalModes)
 }

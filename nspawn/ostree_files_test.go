@@ -60,3 +60,19 @@ func TestPivotRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestUnescapeC: --set-credential's escapes, as systemd's cunescape().
+func TestUnescapeC(t *testing.T) {
+	for in, want := range map[string]string{
+		`plain`:            "plain",
+		`a\nb\tc\\d`:       "a\nb\tc\\d",
+		`\x41\101\s\"\'`:   "AA \"'",
+		`nul\000byte`:      "nul\x00byte",
+		`\u00e9\U0001F600`: "é😀",
+		`a:b:c`:            "a:b:c",
+	} {
+		if got, err := unescapeC(in); err != nil || got != want {
+			t.Errorf("unescapeC(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -63,6 +63,10 @@ type Plan struct {
 	// Warnings are printed by nspawn before it starts the container.
 	Warnings []string
 
+	// Credentials are the payload's, in $CREDENTIALS_DIRECTORY
+	// (credentials_files.go).
+	Credentials []Credential
+
 	// Payload is who runs what, where: the child gets it whole.
 	Payload
 	// Exec is the payload's execution environment beyond who runs it
@@ -222,6 +226,9 @@ func (p *Plan) planMounts(o *Options, host *Facts) error {
 	tf.resolvConf(resolv, p.PrivateNetwork, o.ReadOnly)
 	p.Warnings = append(p.Warnings, tf.warnings...)
 	p.Mounts = mounts.Arrange(append(steps, tf.binds...), tf.changes, p.Cgroup.Spec.Layout.Unified != "")
+	if err := p.planCredentials(o, host); err != nil {
+		return err
+	}
 	return p.checkOSTree(pick(o.Directory == "", host.Cwd, o.Directory))
 }
 
@@ -250,8 +257,13 @@ func (p *Plan) planPayload(o *Options, host *Facts) error {
 	if p.Chdir == "" {
 		p.Chdir = "/" // systemd-nspawn's working directory for a command
 	}
-	p.Env, err = environment(p, o.Setenv, host.Env)
-	return err
+	if p.Env, err = environment(p, o.Setenv, host.Env); err != nil {
+		return err
+	}
+	if _, set := lookupEnvOK(p.Env, "CREDENTIALS_DIRECTORY"); len(p.Credentials) > 0 && !set {
+		p.Env = append(p.Env, "CREDENTIALS_DIRECTORY="+credentialsDir)
+	}
+	return nil
 }
 
 // consoleMode resolves --console and -P to the mode the container gets.

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,4 +118,45 @@ func TestFilesPivotRoot(t *testing.T) {
 		}
 	}
 	checkNoLeaks(t, before)
+}
+
+// TestFilesCredentials: --set-credential (its C escapes undone) and
+// --load-credential (from a file and from an AF_UNIX socket) reach the
+// payload in $CREDENTIALS_DIRECTORY, on a ramfs, read-only, each file
+// 0400 and owned by the payload's user, root or not.
+func TestFilesCredentials(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	if err := os.WriteFile(file, []byte("from a file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "cred.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("from a socket"))
+			c.Close()
+		}
+	}()
+	args := []string{"--set-credential=greeting:a\\x41\\tb\\n", "--load-credential=token:" + file, "--load-credential=sock:" + sock}
+	const script = `cd "$CREDENTIALS_DIRECTORY" && echo "$CREDENTIALS_DIRECTORY" && grep -c ramfs /proc/self/mounts && ` +
+		`for f in greeting token sock; do stat -c '%n %a %U' $f; cat $f; echo; done; touch new 2>/dev/null || echo read-only`
+	for _, user := range []string{"root", "nobody"} {
+		out := mustRun(t, busyboxTree, append(args, "-u", user, "/bin/sh", "-c", script)...)
+		want := "/run/host/credentials\n1\n" +
+			"greeting 400 " + user + "\naA\tb\n\n" +
+			"token 400 " + user + "\nfrom a file\n" +
+			"sock 400 " + user + "\nfrom a socket\nread-only\n"
+		if out != want {
+			t.Errorf("-u %s: got %q, want %q", user, out, want)
+		}
+	}
 }
