@@ -29,6 +29,8 @@ type Facts struct {
 	TimeNS bool
 	// OSRelease is the host's os-release, for /run/host/os-release.
 	OSRelease string
+	// MachineID is the host's /etc/machine-id, 32 hex digits or "".
+	MachineID string
 	// Cgroups is where the host mounts its cgroup hierarchies; Systemd
 	// that systemd runs the host (sd_booted()).
 	Cgroups cgroup.Layout
@@ -79,6 +81,7 @@ func ProbeHost(o *Options) (*Facts, error) {
 		Capabilities: ownCapabilities(),
 		TimeNS:       exists("/proc/self/ns/time"),
 		OSRelease:    hostOSRelease(),
+		MachineID:    hostMachineID(),
 		Cgroups:      cgroup.Detect(),
 		Systemd:      exists("/run/systemd/system"),
 		ResolvedStub: exists(resolvSources["stub"]) && exists("/run/systemd/resolve/io.systemd.Resolve"),
@@ -108,6 +111,15 @@ func readHostFile(path string) HostFile {
 		}
 	}
 	return hf
+}
+
+// hostMachineID is the host's machine ID, as --link-journal compares it.
+func hostMachineID() string {
+	data, err := os.ReadFile("/etc/machine-id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }
 
 // ownCapabilities is nspawn's own permitted set.

@@ -3,9 +3,10 @@ package nspawn
 import "github.com/spf13/pflag"
 
 // FilesOptions are the options of the container's files and devices
-// beyond binds and tmpfs: credentials, the root inside the
+// beyond binds and tmpfs: the journal, credentials, the root inside the
 // tree (systemd.nspawn(5)'s [Files] section).
 type FilesOptions struct {
+	LinkJournal     string
 	PivotRoot       string
 	SetCredentials  []string
 	LoadCredentials []string
@@ -14,10 +15,18 @@ type FilesOptions struct {
 // declareFilesOptions declares FilesOptions' flags, with their argument
 // names for --help.
 func declareFilesOptions(fs *pflag.FlagSet, o *FilesOptions) {
+	fs.StringVar(&o.LinkJournal, "link-journal", "", "Link the container's journal into the host's /var/log/journal: no, host, try-host, guest, try-guest or auto (the default)")
+	fs.SetAnnotation("link-journal", "values", journalModes)
+	// -j has no long name in systemd-nspawn; pflag needs one, kept out
+	// of --help, which shows -j alone.
+	fs.VarP(setTo{&o.LinkJournal, "try-guest"}, "link-journal-try-guest", "j", "Same as --link-journal=try-guest")
+	fs.Lookup("link-journal-try-guest").NoOptDefVal = "true"
+	fs.Lookup("link-journal-try-guest").Hidden = true
 	fs.StringVar(&o.PivotRoot, "pivot-root", "", "The container's root is PATH inside the tree; the tree itself goes to OLD inside it, or out of sight")
 	fs.StringArrayVar(&o.SetCredentials, "set-credential", nil, "Give the payload a credential with this value (C escapes allowed), in $CREDENTIALS_DIRECTORY")
 	fs.StringArrayVar(&o.LoadCredentials, "load-credential", nil, "Give the payload a credential read from a host file or AF_UNIX socket, in $CREDENTIALS_DIRECTORY")
 	for name, arg := range map[string]string{
+		"link-journal":    "MODE",
 		"pivot-root":      "PATH[:OLD]",
 		"set-credential":  "ID:VALUE",
 		"load-credential": "ID:PATH",

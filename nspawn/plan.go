@@ -69,6 +69,8 @@ type Plan struct {
 
 	// Payload is who runs what, where: the child gets it whole.
 	Payload
+	// Journal is --link-journal.
+	Journal journalPlan
 	// Exec is the payload's execution environment beyond who runs it
 	// (plan_exec.go): the child gets it whole.
 	Exec ExecSettings
@@ -112,7 +114,7 @@ func BuildPlan(o *Options, host *Facts) (*Plan, error) {
 	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, PrivateNetwork: !o.ShareNetwork, HostOSRelease: host.OSRelease}
 	for _, step := range []func(*Options, *Facts) error{
 		p.planMode, p.planIdentity, p.planLifecycle, p.planCgroup,
-		p.planMounts, p.planUserNS, p.planSecurity, p.planPayload, p.planExec,
+		p.planMounts, p.planUserNS, p.planSecurity, p.planPayload, p.planExec, p.planJournal,
 	} {
 		if err := step(o, host); err != nil {
 			return nil, err

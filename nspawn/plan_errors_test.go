@@ -47,6 +47,7 @@ func TestPlanErrors(t *testing.T) {
 	noCgroup := func(f *Facts) { f.Cgroups = cgroup.Layout{} }
 	noOwnCgroup := func(f *Facts) { f.OwnCgroupErr = errors.New("/proc/self/cgroup names no cgroup v2 cgroup") }
 	lacksCaps := func(f *Facts) { f.Capabilities = 0 }
+	sameMachineID := func(f *Facts) { f.MachineID = "0123456789abcdef0123456789abcdef" }
 	for _, row := range []struct {
 		args  []string
 		facts func(*Facts)
@@ -113,6 +114,8 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"--tmpfs=relative", "true"}, nil, "--tmpfs=relative: path"},
 		{[]string{"--read-only", "--tmpfs=/nowhere", "true"}, nil, "--read-only: mount point /nowhere is missing in the tree"},
 		{[]string{"--resolv-conf=maybe-host", "true"}, nil, "--resolv-conf=maybe-host: unknown mode"},
+		{[]string{"--link-journal=sometimes", "true"}, nil, "--link-journal=sometimes: unknown mode"},
+		{[]string{"--link-journal=guest", "--uuid=0123456789abcdef0123456789abcdef", "true"}, sameMachineID, "the tree's machine ID is the host's"},
 		{[]string{"--timezone=utc", "true"}, nil, "--timezone=utc: unknown mode"},
 		// The user namespace.
 		{[]string{"--private-users=lots", "true"}, nil, "--private-users=lots:"},

@@ -45,6 +45,7 @@ func (c *container) start() error {
 		c.placeInCgroup,    // the scope, its limits and devices, its reaper
 		c.announce,         // "Spawning container ..."
 		c.subscribeSignals, // before the child exists, so no stop is lost
+		c.linkJournal,      // --link-journal's host side
 		c.startChild,       // the tree, the clone, /proc and /sys
 		c.admit,            // systemd's scope; the cgroups cloning missed
 		c.sendMessage,      // the child's go-ahead

@@ -160,3 +160,42 @@ func TestFilesCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestFilesLinkJournal: --link-journal as systemd-nspawn does it, on a
+// tree with a machine ID of its own. guest links the host's
+// /var/log/journal/ID to the tree's (and the link stays, for journalctl
+// -m); host makes the host's directory and binds it in; auto binds it in
+// only where it exists; no and a try- that cannot be done write nothing.
+func TestFilesLinkJournal(t *testing.T) {
+	if _, err := os.Stat("/var/log/journal"); err != nil {
+		t.Skip("needs the host's /var/log/journal")
+	}
+	tree := copyTree(t, busyboxTree)
+	const id = "5f0c1e9a2b3d4c6e8f7a9b0c1d2e3f40"
+	if err := os.WriteFile(filepath.Join(tree, "etc", "machine-id"), []byte(id+"\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	hostDir := "/var/log/journal/" + id
+	t.Cleanup(func() { os.RemoveAll(hostDir) })
+	before := snapshotHost(t)
+
+	mustRun(t, tree, "--link-journal=no", "true")
+	if _, err := os.Lstat(hostDir); err == nil {
+		t.Fatalf("--link-journal=no made %s", hostDir)
+	}
+	mustRun(t, tree, "-j", "true")
+	if link, err := os.Readlink(hostDir); err != nil || link != filepath.Join(tree, "var/log/journal", id) {
+		t.Fatalf("-j: %s -> %q (%v), want a link to the tree's", hostDir, link, err)
+	}
+	// auto binds the host's side in: through the link, the tree's own.
+	if out := mustRun(t, tree, "/bin/sh", "-c", "test -d /var/log/journal/"+id+" && echo ok"); out != "ok\n" {
+		t.Errorf("auto after guest: got %q", out)
+	}
+	os.Remove(hostDir)
+	mustRun(t, tree, "--link-journal=host", "/bin/sh", "-c", "echo x > /var/log/journal/"+id+"/written-inside")
+	if _, err := os.Stat(filepath.Join(hostDir, "written-inside")); err != nil {
+		t.Errorf("--link-journal=host: what the container wrote is not in the host's %s: %v", hostDir, err)
+	}
+	os.RemoveAll(hostDir)
+	checkNoLeaks(t, before)
+}
