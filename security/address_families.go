@@ -46,7 +46,9 @@ func AddressFamilyNames() []string {
 	for n := range addressFamilies {
 		names = append(names, n)
 	}
-	sort.Slice(names, func(i, j int) bool { return addressFamilies[names[i]] < addressFamilies[names[j]] || addressFamilies[names[i]] == addressFamilies[names[j]] && names[i] < names[j] })
+	sort.Slice(names, func(i, j int) bool {
+		return addressFamilies[names[i]] < addressFamilies[names[j]] || addressFamilies[names[i]] == addressFamilies[names[j]] && names[i] < names[j]
+	})
 	return names
 }
 

@@ -43,7 +43,7 @@ func TestSuppressSync(t *testing.T) {
 	})
 	plain := compiled(t, SyscallFilter{})
 	expectOnAllABIs(t, plain, map[call]uint32{
-		sys("fsync", 3):                              retAllow,
+		sys("fsync", 3): retAllow,
 		sys("open", 0, unix.O_WRONLY|unix.O_SYNC):    retAllow,
 		sys("openat", 3, 0, unix.O_RDWR|unix.O_SYNC): retAllow,
 		sys("openat2", 3, 0, 0, 24):                  retAllow,
