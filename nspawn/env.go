@@ -13,8 +13,9 @@ const containerManager = "nspawn"
 
 // environment is the payload's environment as systemd-nspawn composes it:
 // PATH, container=, container_uuid=, TERM from the host if set, the user's HOME,
-// USER, LOGNAME and SHELL, then each -E in order (a later one wins). Nothing
-// else of nspawn's own environment reaches the payload.
+// USER, LOGNAME and SHELL, LANG=C.UTF-8 unless booting, the host's
+// os-release IDs as $container_host_*, then each -E in order (a later one
+// wins). Nothing else of nspawn's own environment reaches the payload.
 func environment(p *Plan, setenv, hostEnv []string) ([]string, error) {
 	env := []string{
 		"PATH=" + defaultPath,
@@ -32,6 +33,12 @@ func environment(p *Plan, setenv, hostEnv []string) ([]string, error) {
 		"LOGNAME="+p.User.Name,
 		"SHELL="+p.User.Shell,
 	)
+	// systemd-nspawn 252 gives a command a UTF-8 locale that every libc
+	// has, and leaves a booted init to set its own.
+	if !p.Boot {
+		env = append(env, "LANG="+payloadLocale)
+	}
+	env = append(env, containerHostEnv(p.HostOSRelease)...)
 	for _, e := range setenv {
 		name, value, hasValue := strings.Cut(e, "=")
 		if !validEnvName(name) {
@@ -48,6 +55,57 @@ func environment(p *Plan, setenv, hostEnv []string) ([]string, error) {
 		env = setEnv(env, name, value)
 	}
 	return env, nil
+}
+
+// payloadLocale is systemd's SYSTEMD_NSPAWN_LOCALE.
+const payloadLocale = "C.UTF-8"
+
+// containerHostFields are the host's os-release fields the Container
+// Interface (systemd's docs/CONTAINER_INTERFACE.md) passes on as
+// $container_host_<field>, in lower case: the ID fields systemd-nspawn
+// has set since 246. A field the host's os-release lacks is left out.
+var containerHostFields = []string{"ID", "VERSION_ID", "BUILD_ID", "VARIANT_ID"}
+
+// containerHostEnv is $container_host_id and the like from the host's
+// os-release.
+func containerHostEnv(osRelease string) []string {
+	fields := parseOSRelease(osRelease)
+	var env []string
+	for _, k := range containerHostFields {
+		if v := fields[k]; v != "" {
+			env = append(env, "container_host_"+strings.ToLower(k)+"="+v)
+		}
+	}
+	return env
+}
+
+// parseOSRelease reads os-release(5): KEY=VALUE lines, the value
+// perhaps in double or single quotes with \-escapes, # comments.
+func parseOSRelease(s string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(line, "#") || !validEnvName(k) {
+			continue
+		}
+		if n := len(v); n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n-1] == v[0] {
+			quote := v[0]
+			v = v[1 : n-1]
+			if quote == '"' {
+				var b strings.Builder
+				for i := 0; i < len(v); i++ {
+					if v[i] == '\\' && i+1 < len(v) {
+						i++
+					}
+					b.WriteByte(v[i])
+				}
+				v = b.String()
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func setEnv(env []string, name, value string) []string {

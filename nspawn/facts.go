@@ -48,6 +48,8 @@ type Facts struct {
 	// Files are the host files --resolv-conf and --timezone may carry
 	// into the tree, by path.
 	Files map[string]HostFile
+	// Exec is what the payload's execution environment needs (facts_exec.go).
+	Exec ExecFacts
 }
 
 // HostFile is a host file as the probe found it.
@@ -86,6 +88,7 @@ func ProbeHost(o *Options) (*Facts, error) {
 		Systemd:      exists("/run/systemd/system"),
 		ResolvedStub: exists(resolvSources["stub"]) && exists("/run/systemd/resolve/io.systemd.Resolve"),
 		Files:        map[string]HostFile{},
+		Exec:         probeExecFacts(),
 	}
 	if len(o.Properties) > 0 {
 		f.Limits = limitsHost()

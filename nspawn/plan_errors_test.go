@@ -48,6 +48,7 @@ func TestPlanErrors(t *testing.T) {
 	noOwnCgroup := func(f *Facts) { f.OwnCgroupErr = errors.New("/proc/self/cgroup names no cgroup v2 cgroup") }
 	lacksCaps := func(f *Facts) { f.Capabilities = 0 }
 	sameMachineID := func(f *Facts) { f.MachineID = "0123456789abcdef0123456789abcdef" }
+	twoCPUs := func(f *Facts) { f.Exec.CPUs = "0-1" }
 	for _, row := range []struct {
 		args  []string
 		facts func(*Facts)
@@ -132,6 +133,28 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"--ambient-capability=CAP_CHOWN", "true"}, lacksCaps, "nspawn itself lacks CAP_CHOWN"},
 		{[]string{"--no-new-privileges=sometimes", "true"}, nil, "--no-new-privileges=sometimes: not a boolean"},
 		{[]string{"--system-call-filter=frobnicate", "true"}, nil, "frobnicate"},
+		// The execution environment.
+		{[]string{"--rlimit=NOFILE", "true"}, nil, "--rlimit=NOFILE: not NAME=SOFT[:HARD]"},
+		{[]string{"--rlimit=nofile=5", "true"}, nil, `--rlimit=nofile=5: unknown resource limit "nofile"`},
+		{[]string{"--rlimit=RLIMIT_BOGUS=5", "true"}, nil, `unknown resource limit "RLIMIT_BOGUS"`},
+		{[]string{"--rlimit=NOFILE=", "true"}, nil, "--rlimit=NOFILE=: empty limit"},
+		{[]string{"--rlimit=NOFILE=lots", "true"}, nil, `--rlimit=NOFILE=lots: "lots" is not a number`},
+		{[]string{"--rlimit=NOFILE=10:5", "true"}, nil, "the soft limit is above the hard one"},
+		{[]string{"--rlimit=NOFILE=5:", "true"}, nil, "--rlimit=NOFILE=5:: empty limit"},
+		{[]string{"--rlimit=AS=1Q", "true"}, nil, `--rlimit=AS=1Q: "1Q" is not a size`},
+		{[]string{"--rlimit=CPU=5 fortnights", "true"}, nil, "is not a time span"},
+		{[]string{"--rlimit=NICE=-25", "true"}, nil, "nice level -25 is outside -20..19"},
+		{[]string{"--rlimit=NICE=41", "true"}, nil, "limit 41 is above 40"},
+		{[]string{"--oom-score-adjust=1001", "true"}, nil, "--oom-score-adjust=1001: not an integer in -1000..1000"},
+		{[]string{"--oom-score-adjust=high", "true"}, nil, "--oom-score-adjust=high: not an integer"},
+		{[]string{"--cpu-affinity=1-0", "true"}, nil, `--cpu-affinity=1-0: "1-0" is not a CPU number`},
+		{[]string{"--cpu-affinity=x", "true"}, nil, `--cpu-affinity=x: "x" is not a CPU number`},
+		{[]string{"--cpu-affinity=,", "true"}, nil, "--cpu-affinity=,: no CPU named"},
+		{[]string{"--cpu-affinity=0,7-8", "true"}, twoCPUs, "--cpu-affinity=0,7-8: this host has no CPU 7, 8 (online: 0-1)"},
+		{[]string{"--personality=arm64", "true"}, nil, "--personality=arm64: unknown or unsupported on this host; use x86 or x86-64"},
+		{[]string{"--suppress-sync=often", "true"}, nil, "--suppress-sync=often: not a boolean"},
+		{[]string{"--restrict-address-families=AF_BOGUS", "true"}, nil, `--restrict-address-families=AF_BOGUS: unknown address family "AF_BOGUS"`},
+		{[]string{"--restrict-address-families=~", "true"}, nil, "--restrict-address-families=~: no address family after ~"},
 		// The payload.
 		{[]string{"-u", "nosuchuser", "true"}, nil, "--user=nosuchuser:"},
 		{[]string{"--chdir=data", "true"}, nil, "--chdir=data: the working directory must be an absolute path"},

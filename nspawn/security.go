@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nspawn/nspawn/security"
 )
 
@@ -11,6 +13,14 @@ import (
 // no_new_privs and the system call filter.
 func (p *Plan) planSecurity(o *Options, host *Facts) error {
 	caps := security.Capabilities(p.PrivateNetwork)
+	if !p.PrivateNetwork && p.Cloneflags&unix.CLONE_NEWUSER != 0 {
+		// Binding a port below 1024 takes CAP_NET_BIND_SERVICE in the user
+		// namespace that owns the network namespace: the host's one here,
+		// where root in the container has nothing. systemd-nspawn 258
+		// drops it then (PR 38723), so a program that checks for it does
+		// not try and fail. Asked for with --capability=, it is kept.
+		caps &^= 1 << unix.CAP_NET_BIND_SERVICE
+	}
 	for _, c := range []struct {
 		flag   string
 		values []string

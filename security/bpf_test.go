@@ -32,7 +32,7 @@ func checkProgram(t *testing.T, prog []unix.SockFilter) {
 			if uint64(pc)+1+uint64(in.K) >= uint64(len(prog)) {
 				t.Fatalf("instruction %d: JA past the end", pc)
 			}
-		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
 			if pc+1+int(max(in.Jt, in.Jf)) >= len(prog) {
 				t.Fatalf("instruction %d: jump past the end", pc)
 			}
@@ -69,6 +69,8 @@ func runFilter(t *testing.T, prog []unix.SockFilter, d seccompData) (action uint
 			pc += int(pick(acc == in.K, in.Jt, in.Jf))
 		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
 			pc += int(pick(acc >= in.K, in.Jt, in.Jf))
+		case unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
+			pc += int(pick(acc&in.K != 0, in.Jt, in.Jf))
 		case unix.BPF_RET | unix.BPF_K:
 			return in.K, steps
 		default:

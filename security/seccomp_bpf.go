@@ -44,6 +44,13 @@ const (
 	// audit rule is a filter of its own, loaded later, and of two filters
 	// that return an errno the kernel takes the later one's (seccomp(2)).
 	deniedSocket
+	// --suppress-sync=yes: returns 0 without running; opens refused with
+	// EINVAL when their flags (argument 1 or 2) ask for O_SYNC or O_DSYNC;
+	// ENOSYS for openat2, whose flags the filter cannot see.
+	syncNoopCall
+	openSyncArg1
+	openSyncArg2
+	enosysCall
 )
 
 // SeccompProgram compiles systemd-nspawn's filter for a container that
@@ -61,7 +68,12 @@ func SeccompProgram(caps uint64, f SyscallFilter) ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	prog := compileSeccomp(unknownCall, func(name string) verdict {
+	prog := compileSeccompWith(unknownCall, f.AddressFamilies, func(name string) verdict {
+		if f.SuppressSync && allowed[name] {
+			if v, ok := suppressSyncVerdict(name); ok {
+				return v
+			}
+		}
 		switch {
 		case name == "ioctl" && allowed[name]:
 			return ioctlCall
@@ -88,9 +100,15 @@ func SeccompProgram(caps uint64, f SyscallFilter) ([]unix.SockFilter, error) {
 // native and i386 number when the filter is loaded, and then skips the
 // filter for every number it allows.
 func compileSeccomp(unknown verdict, verdictOf func(name string) verdict) []unix.SockFilter {
+	return compileSeccompWith(unknown, AddressFamilies{}, verdictOf)
+}
+
+// compileSeccompWith is compileSeccomp with socket(2) limited to families.
+func compileSeccompWith(unknown verdict, families AddressFamilies, verdictOf func(name string) verdict) []unix.SockFilter {
 	abis := x86ABIs()
+	code := func(v verdict) []unix.SockFilter { return verdictCode(v, families) }
 	decide := func(a syscallABI) []unix.SockFilter {
-		return appendDecision(make([]unix.SockFilter, 0, 512), syscallRanges(a, unknown, verdictOf))
+		return appendDecision(make([]unix.SockFilter, 0, 512), syscallRanges(a, unknown, verdictOf), code)
 	}
 	x86 := append([]unix.SockFilter{loadWord(offNR)},
 		branch(unix.BPF_JGE, x32Bit, decide(abis[0]), decide(abis[1]))...)
@@ -135,19 +153,20 @@ func syscallRanges(a syscallABI, unknown verdict, verdictOf func(string) verdict
 // range's start until one is left: the loaded number lies within it. It
 // writes into one slice, as the program is built on every container
 // start.
-func appendDecision(prog []unix.SockFilter, rs []numberRange) []unix.SockFilter {
+func appendDecision(prog []unix.SockFilter, rs []numberRange, code func(verdict) []unix.SockFilter) []unix.SockFilter {
 	if len(rs) == 1 {
-		return append(prog, verdictCode(rs[0].v)...)
+		return append(prog, code(rs[0].v)...)
 	}
 	mid := len(rs) / 2
 	at := len(prog)
-	prog = appendDecision(append(prog, unix.SockFilter{}), rs[:mid])
+	prog = appendDecision(append(prog, unix.SockFilter{}), rs[:mid], code)
 	prog = setBranch(prog, at, unix.BPF_JGE, rs[mid].lo)
-	return appendDecision(prog, rs[mid:])
+	return appendDecision(prog, rs[mid:], code)
 }
 
-// verdictCode is the code of one range, entered with its number loaded.
-func verdictCode(v verdict) []unix.SockFilter {
+// verdictCode is the code of one range, entered with its number loaded;
+// an allowed socket(2) is limited to families.
+func verdictCode(v verdict, families AddressFamilies) []unix.SockFilter {
 	switch v {
 	case allowedCall:
 		return []unix.SockFilter{ret(retAllow)}
@@ -156,9 +175,17 @@ func verdictCode(v verdict) []unix.SockFilter {
 	case ioctlCall:
 		return terminalInjectionCheck()
 	case socketCall:
-		return auditSocketCheck(retAllow)
+		return families.familyCheck(auditSocketCheck(retAllow))
 	case deniedSocket:
 		return auditSocketCheck(retEPERM)
+	case syncNoopCall:
+		return []unix.SockFilter{ret(retSuccess)}
+	case openSyncArg1:
+		return syncFlagCheck(1)
+	case openSyncArg2:
+		return syncFlagCheck(2)
+	case enosysCall:
+		return []unix.SockFilter{ret(retENOSYS)}
 	}
 	return []unix.SockFilter{ret(retENOSYS)}
 }

@@ -10,6 +10,13 @@ import (
 type SyscallFilter struct {
 	Allow []string
 	Deny  []string
+	// SuppressSync (--suppress-sync=yes) makes the @sync calls no-ops that
+	// return 0 and refuses O_SYNC and O_DSYNC opens with EINVAL, as
+	// systemd's seccomp_suppress_sync() does. A call the lists deny stays
+	// denied.
+	SuppressSync bool
+	// AddressFamilies (--restrict-address-families=) limits socket(2).
+	AddressFamilies AddressFamilies
 }
 
 // ParseSyscallFilter reads --system-call-filter= values in order; the

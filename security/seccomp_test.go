@@ -69,6 +69,10 @@ func action(a uint32) string {
 		return "ENOSYS"
 	case retEAFNOSUPPORT:
 		return "EAFNOSUPPORT"
+	case retSuccess:
+		return "ERRNO(0)"
+	case retEINVAL:
+		return "EINVAL"
 	}
 	return "?"
 }
