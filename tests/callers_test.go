@@ -93,7 +93,6 @@ func undersTest() []underTest {
 // callerLine is one command line of a caller, split where the payload
 // begins.
 type callerLine struct {
-	argv0   string   // how the caller names the program; systemd-nspawn when empty
 	via     []string // a program the caller execs it through (setarch)
 	opts    []string
 	payload []string
@@ -102,7 +101,10 @@ type callerLine struct {
 }
 
 // command builds the caller's exec of u, installed as systemd-nspawn in a
-// directory of its own that leads PATH.
+// directory of its own that leads PATH, started in a fresh cgroup as a
+// caller's own unit would be: --keep-unit runs then never meet a stranger's
+// payload/ (systemd-nspawn leaves one behind in the cgroup it ran in).
+// Mock names /usr/bin/systemd-nspawn; the link's name stands in for it.
 func (u underTest) command(t *testing.T, l callerLine) *exec.Cmd {
 	t.Helper()
 	dir := t.TempDir()
@@ -124,20 +126,17 @@ func (u underTest) command(t *testing.T, l callerLine) *exec.Cmd {
 		if !slices.Contains(l.opts, "--keep-unit") {
 			host = append(host, "--keep-unit")
 		}
-		opts = slices.Insert(slices.Clone(l.opts), end, host...)
+		opts = slices.Insert(opts, end, host...)
 	}
-	args := append(opts, l.payload...)
-	argv0 := l.argv0
-	if argv0 == "" {
-		argv0 = "systemd-nspawn"
-	}
-	var cmd *exec.Cmd
+	cgroups := callerCgroups(t)
+	// $0 counts the cgroups that follow; the shell joins them, then execs.
+	script := `n=$0; while [ "$n" -gt 0 ]; do echo $$ >"$1/cgroup.procs" || exit 125; shift; n=$((n-1)); done; exec "$@"`
+	prog := link
 	if len(l.via) > 0 {
-		cmd = exec.Command(l.via[0], slices.Concat(l.via[1:], []string{argv0}, args)...)
-	} else {
-		cmd = exec.Command(link, args...)
-		cmd.Args[0] = argv0
+		prog = "systemd-nspawn" // found by the program in between, on PATH
 	}
+	args := slices.Concat([]string{"-c", script, strconv.Itoa(len(cgroups))}, cgroups, l.via, []string{prog}, opts, l.payload)
+	cmd := exec.Command("/bin/sh", args...)
 	env := l.env
 	if env == nil {
 		env = os.Environ()
@@ -152,6 +151,68 @@ func (u underTest) command(t *testing.T, l callerLine) *exec.Cmd {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: l.unshare}
 	}
 	return cmd
+}
+
+// callerCgroups makes a fresh cgroup of one name on the unified hierarchy
+// and, in the hybrid layout, on systemd's named one, removed with all below
+// them when the test ends. One name: systemd-nspawn makes its payload/ and
+// supervisor/ on the named hierarchy at its path on the unified one.
+func callerCgroups(t *testing.T) []string {
+	t.Helper()
+	roots := []string{"/sys/fs/cgroup"}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		roots = nil
+		for _, r := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"} {
+			if _, err := os.Stat(r + "/cgroup.procs"); err == nil {
+				roots = append(roots, r)
+			}
+		}
+	}
+	if len(roots) == 0 {
+		t.Fatal("no cgroup hierarchy to run callers in")
+	}
+	first, err := os.MkdirTemp(roots[0], "nspawn-callers-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := []string{first}
+	for _, r := range roots[1:] {
+		d := filepath.Join(r, filepath.Base(first))
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, d)
+	}
+	t.Cleanup(func() {
+		for _, d := range dirs {
+			removeCgroupTree(t, d)
+		}
+	})
+	return dirs
+}
+
+// removeCgroupTree removes dir and the cgroups below it, deepest first,
+// giving the kernel a few seconds to let go of exited processes.
+func removeCgroupTree(t *testing.T, dir string) {
+	var all []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			all = append(all, p)
+		}
+		return nil
+	})
+	slices.Reverse(all)
+	for _, d := range all {
+		var err error
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if err = syscall.Rmdir(d); err != syscall.EBUSY || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("remove cgroup %s: %v", d, err)
+		}
+	}
 }
 
 // run runs the caller's line with stdin from /dev/null, as callers do, and
@@ -221,11 +282,14 @@ func versionField(t *testing.T, u underTest) int {
 	r := u.run(t, callerLine{opts: []string{"--version"}})
 	f := strings.Fields(r.stdout)
 	if r.status != 0 || len(f) < 2 || f[0] != "systemd" {
-		t.Fatalf("--version: status %d, stdout %q, want \"systemd N (...)\"; stderr: %s", r.status, r.stdout, r.stderr)
+		// The runs that follow go on as if 252 had been read.
+		t.Errorf("--version: status %d, stdout %q, want \"systemd N (...)\"; stderr: %s", r.status, r.stdout, r.stderr)
+		return 252
 	}
 	v, err := strconv.Atoi(f[1])
 	if err != nil {
-		t.Fatalf("--version: %q is no number: %v", f[1], err)
+		t.Errorf("--version: %q is no number: %v", f[1], err)
+		return 252
 	}
 	return v
 }
@@ -433,7 +497,6 @@ func mockCalls(t *testing.T, u underTest) {
 		`if grep -q ' /tmp ' /proc/self/mountinfo; then echo tmp=mounted; else echo tmp=tree; fi; ` +
 		`grep -E '^(CapBnd|Seccomp):' /proc/self/status; ` + netDevicesSh + `; exit 9`
 	r := u.run(t, callerLine{
-		argv0:   "/usr/bin/systemd-nspawn",
 		opts:    opts,
 		payload: []string{"/bin/sh", "-c", build},
 		env:     append(env, "SYSTEMD_NSPAWN_TMPFS_TMP=0", "SYSTEMD_SECCOMP=0"),
