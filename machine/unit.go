@@ -58,3 +58,18 @@ func SlicePath(slice string) (string, error) {
 	}
 	return path + "/" + slice, nil
 }
+
+// unitSuffixes are systemd's unit types.
+var unitSuffixes = []string{".service", ".socket", ".device", ".mount", ".automount", ".swap", ".target", ".path", ".timer", ".slice", ".scope"}
+
+// MangleSlice is --slice= as systemd-nspawn takes it
+// (unit_name_mangle_with_suffix): a name without a unit type gets
+// ".slice", so --slice=devtools-root means devtools-root.slice.
+func MangleSlice(name string) string {
+	for _, suffix := range unitSuffixes {
+		if strings.HasSuffix(name, suffix) {
+			return name
+		}
+	}
+	return name + ".slice"
+}

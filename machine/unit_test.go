@@ -58,3 +58,14 @@ func TestSlicePath(t *testing.T) {
 		}
 	}
 }
+
+func TestMangleSlice(t *testing.T) {
+	for in, want := range map[string]string{
+		"devtools-root": "devtools-root.slice", "ci.slice": "ci.slice",
+		"web.service": "web.service", "a.b": "a.b.slice",
+	} {
+		if got := MangleSlice(in); got != want {
+			t.Errorf("MangleSlice(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -52,8 +52,8 @@ func (p *Plan) planCgroup(o *Options, host *Facts) error {
 // cannot carry.
 func (c *CgroupPlan) plan(o *Options, host *Facts, machineName string) (warnings []string, err error) {
 	layout, systemd := host.Cgroups, host.Systemd
-	c.Slice = o.Slice
-	if c.Slice == "" {
+	c.Slice = machine.MangleSlice(o.Slice)
+	if o.Slice == "" {
 		c.Slice = machine.DefaultSlice
 	} else if o.KeepUnit {
 		return nil, errors.New("--slice= and --keep-unit exclude each other: with --keep-unit the container stays in nspawn's own unit")

@@ -58,8 +58,10 @@ type Plan struct {
 	// NoNewPrivileges sets no_new_privs for the payload.
 	NoNewPrivileges bool
 	// SyscallFilter changes systemd-nspawn's system call filter; nspawn
-	// compiles it while the child starts up.
+	// compiles it while the child starts up. NoSeccomp installs none
+	// ($SYSTEMD_SECCOMP=0).
 	SyscallFilter security.SyscallFilter
+	NoSeccomp     bool
 	// Warnings are printed by nspawn before it starts the container.
 	Warnings []string
 
@@ -203,7 +205,7 @@ func (p *Plan) planLifecycle(o *Options, _ *Facts) error {
 // --timezone's binds after the others and their file changes last, as
 // systemd-nspawn orders them.
 func (p *Plan) planMounts(o *Options, host *Facts) error {
-	steps, err := mountPlan(o, p.Root, host.Cwd)
+	steps, err := mountPlan(o, p.Root, host.Cwd, p.envBool(host.Env, knobTmpfsTmp, true))
 	if err != nil {
 		return err
 	}
@@ -331,7 +333,7 @@ func namespaces(shareNetwork, timeNS bool) uintptr {
 // stays writable; then the standard API filesystems; then the user's binds
 // and tmpfs mounts, parents before children. Bind sources and destinations
 // are checked here, before anything is created.
-func mountPlan(o *Options, root, cwd string) ([]mounts.Step, error) {
+func mountPlan(o *Options, root, cwd string, tmpfsTmp bool) ([]mounts.Step, error) {
 	var custom []mounts.Step
 	for _, b := range []struct {
 		flag  string
@@ -380,7 +382,11 @@ func mountPlan(o *Options, root, cwd string) ([]mounts.Step, error) {
 	if o.ReadOnly {
 		steps = append(steps, mounts.Step{Kind: mounts.KindReadOnly, Target: "/", Recursive: true})
 	}
-	steps = append(steps, mounts.Standard()...)
+	for _, s := range mounts.Standard() {
+		if s.Target != "/tmp" || tmpfsTmp {
+			steps = append(steps, s)
+		}
+	}
 	return append(steps, custom...), nil
 }
 

@@ -92,7 +92,8 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"--kill-signal=RTMIN+40", "true"}, nil, "beyond SIGRTMAX"},
 		// The cgroup.
 		{[]string{"--slice=ci.slice", "--keep-unit", "true"}, nil, "--slice= and --keep-unit exclude each other"},
-		{[]string{"--slice=ci", "true"}, nil, "--slice=ci:"},
+		{[]string{"--slice=ci.service", "true"}, nil, "--slice=ci.service: ci.service is not a slice unit name"},
+		{[]string{"--slice=-ci", "true"}, nil, "--slice=-ci: -ci.slice is not a valid slice name"},
 		{[]string{"--register=perhaps", "true"}, nil, "--register=perhaps: not a boolean"},
 		{[]string{"--property=MemoryMax", "true"}, nil, "--property=MemoryMax: not NAME=VALUE"},
 		{[]string{"--property=MemoryMax=lots", "true"}, nil, "--property=MemoryMax=lots:"},

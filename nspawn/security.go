@@ -60,6 +60,7 @@ func (p *Plan) planSecurity(o *Options, host *Facts) error {
 	if p.AmbientCapabilities != 0 && o.Boot {
 		return fmt.Errorf("--ambient-capability is of no use with --boot: init runs as root with the whole set")
 	}
+	p.NoSeccomp = !p.envBool(host.Env, knobSeccomp, true)
 	own := host.Capabilities
 	if missing := p.AmbientCapabilities &^ own; missing != 0 {
 		return fmt.Errorf("--ambient-capability: nspawn itself lacks %s, so the container cannot have it", strings.Join(security.CapabilityNames(missing), ","))

@@ -65,8 +65,10 @@ func (c *container) stageTree() error {
 	}
 	// Compiled here, while the child starts up, rather than in the
 	// child, where the first build costs a fresh process milliseconds.
-	if c.seccomp, err = security.SeccompProgram(c.plan.Capabilities, c.plan.SyscallFilter); err != nil {
-		return err
+	if !c.plan.NoSeccomp {
+		if c.seccomp, err = security.SeccompProgram(c.plan.Capabilities, c.plan.SyscallFilter); err != nil {
+			return err
+		}
 	}
 	if err := c.mount(c.mounts.Staged); err != nil {
 		return err
