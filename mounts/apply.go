@@ -20,30 +20,57 @@ import (
 // into it only through a shared parent; on a mount that is not, it would
 // stay behind here. The thread must be locked and die with the container.
 //
-// With mapNS, a user namespace's fd (0 for none), the tree is an ID-mapped mount
-// of itself, its owners shifted through mapNS's map (see MapTree).
-func Stage(root string, mapNS int) error {
+// How the tree is mounted over itself is view's.
+func Stage(root string, view TreeView) error {
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("make a mount namespace for the tree: %w", err)
 	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make / a slave mount: %w", err)
 	}
-	if mapNS > 0 {
-		tree, err := MapTree(root, mapNS)
-		if err != nil {
-			return err
-		}
-		err = unix.MoveMount(tree, "", unix.AT_FDCWD, root, unix.MOVE_MOUNT_F_EMPTY_PATH)
-		unix.Close(tree)
-		if err != nil {
-			return fmt.Errorf("mount the ID-mapped %s: %w", root, err)
-		}
-	} else if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind %s onto itself: %w", root, err)
+	if err := stageTree(root, view); err != nil {
+		return err
 	}
 	if err := unix.Mount("", root, "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("share %s with the container: %w", root, err)
+	}
+	return nil
+}
+
+// TreeView is how the container sees the tree.
+type TreeView struct {
+	// MapNS, a user namespace's fd (0 for none), shows the tree
+	// ID-mapped, its owners shifted through MapNS's map (see MapTree) by
+	// Shift.
+	MapNS int
+	Shift uint32
+	// Ephemeral shows a throw-away overlay of it (see Ephemeral).
+	Ephemeral bool
+}
+
+// stageTree mounts the tree over itself in the staging namespace: as it
+// is, ID-mapped, or as a throw-away overlay of either.
+func stageTree(root string, view TreeView) error {
+	mapNS, ephemeral := view.MapNS, view.Ephemeral
+	if mapNS <= 0 && !ephemeral {
+		if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s onto itself: %w", root, err)
+		}
+		return nil
+	}
+	if mapNS <= 0 {
+		return Ephemeral(root, root, 0)
+	}
+	tree, err := MapTree(root, mapNS)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(tree)
+	if ephemeral {
+		return Ephemeral(root, fmt.Sprintf("/proc/self/fd/%d", tree), view.Shift)
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, root, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount the ID-mapped %s: %w", root, err)
 	}
 	return nil
 }

@@ -66,6 +66,20 @@ func machineName(given, root string) (string, error) {
 	return name, nil
 }
 
+// ephemeralName is name with systemd-nspawn's -x suffix: a dash and 16
+// random hex digits, the name cut to keep within a hostname's length.
+func ephemeralName(name string) (string, error) {
+	var b [8]byte
+	if _, err := unix.Getrandom(b[:], 0); err != nil {
+		return "", fmt.Errorf("-x: random machine name: %w", err)
+	}
+	suffix := fmt.Sprintf("-%x", b)
+	if len(name)+len(suffix) > hostNameMax {
+		name = strings.TrimRight(name[:hostNameMax-len(suffix)], ".-")
+	}
+	return name + suffix, nil
+}
+
 // machineUUID parses --uuid or makes a random (version 4) one.
 func machineUUID(s string) (string, error) {
 	if s == "" {

@@ -38,6 +38,11 @@ func (p *Plan) planJournal(o *Options, host *Facts) error {
 	switch mode {
 	case "no":
 		return nil
+	}
+	if o.Ephemeral {
+		return nil // nothing of a throw-away container is linked, as in systemd-nspawn
+	}
+	switch mode {
 	case "auto":
 		j = journalPlan{Mode: "auto", Try: true}
 	case "host", "guest":

@@ -6,6 +6,7 @@ import "github.com/spf13/pflag"
 // beyond binds and tmpfs: the journal, credentials, the root inside the
 // tree (systemd.nspawn(5)'s [Files] section).
 type FilesOptions struct {
+	Ephemeral       bool
 	LinkJournal     string
 	PivotRoot       string
 	SetCredentials  []string
@@ -15,6 +16,7 @@ type FilesOptions struct {
 // declareFilesOptions declares FilesOptions' flags, with their argument
 // names for --help.
 func declareFilesOptions(fs *pflag.FlagSet, o *FilesOptions) {
+	fs.BoolVarP(&o.Ephemeral, "ephemeral", "x", false, "Run on a throw-away overlay of the tree, gone when the container ends; the tree is never written")
 	fs.StringVar(&o.LinkJournal, "link-journal", "", "Link the container's journal into the host's /var/log/journal: no, host, try-host, guest, try-guest or auto (the default)")
 	fs.SetAnnotation("link-journal", "values", journalModes)
 	// -j has no long name in systemd-nspawn; pflag needs one, kept out

@@ -71,6 +71,9 @@ type Plan struct {
 
 	// Payload is who runs what, where: the child gets it whole.
 	Payload
+	// Ephemeral runs the container on a throw-away overlay of the tree
+	// (-x).
+	Ephemeral bool
 	// Journal is --link-journal.
 	Journal journalPlan
 	// Exec is the payload's execution environment beyond who runs it
@@ -161,6 +164,14 @@ func (p *Plan) planIdentity(o *Options, host *Facts) error {
 	}
 	if p.Machine, err = machineName(o.Machine, filepath.Clean(given)); err != nil {
 		return err
+	}
+	p.Ephemeral = o.Ephemeral
+	if o.Ephemeral && o.Machine == "" {
+		// A random suffix, as systemd-nspawn adds one, so that many
+		// throw-away containers of one tree run at once.
+		if p.Machine, err = ephemeralName(p.Machine); err != nil {
+			return err
+		}
 	}
 	p.Hostname = p.Machine
 	if o.Hostname != "" {

@@ -45,7 +45,11 @@ func (c *container) startChild() error {
 // clone (mounts.Phases says when each runs and why).
 func (c *container) stageTree() error {
 	root := c.plan.Root
-	if err := mounts.Stage(root, c.ids.treeMapNS); err != nil {
+	view := mounts.TreeView{MapNS: c.ids.treeMapNS, Ephemeral: c.plan.Ephemeral}
+	if c.ids.treeMapNS > 0 {
+		view.Shift = c.ids.Shift
+	}
+	if err := mounts.Stage(root, view); err != nil {
 		return err
 	}
 	// This thread's own umask since Stage: modes come from the plan.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -197,5 +199,41 @@ func TestFilesLinkJournal(t *testing.T) {
 		t.Errorf("--link-journal=host: what the container wrote is not in the host's %s: %v", hostDir, err)
 	}
 	os.RemoveAll(hostDir)
+	checkNoLeaks(t, before)
+}
+
+// TestFilesEphemeral: -x runs on a throw-away overlay: what the payload
+// writes is there while it runs, the tree is byte-identical after, the
+// machine name has systemd-nspawn's random suffix, two run at once, and
+// with -U the ID-mapped tree is writable through the overlay.
+func TestFilesEphemeral(t *testing.T) {
+	tree := copyTree(t, busyboxTree)
+	before := snapshotHost(t)
+	digest := treeDigest(t, tree)
+	const script = `hostname; echo x > /marker && cat /marker; rm /bin/cat && echo removed`
+	out := mustRun(t, tree, "-x", "/bin/sh", "-c", script)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !regexp.MustCompile(`^`+filepath.Base(tree)+`-[0-9a-f]{16}$`).MatchString(lines[0]) || lines[1] != "x" || lines[2] != "removed" {
+		t.Errorf("-x: got %q, want the name with a 16-digit suffix, x, removed", out)
+	}
+	if out := mustRun(t, tree, "-x", "-U", "/bin/sh", "-c", "touch /bin/new && echo ok"); out != "ok\n" {
+		t.Errorf("-x -U: got %q", out)
+	}
+	// Two at once, each its own name and copy.
+	a := exec.Command(nspawnBin, "-q", "-x", "-D", tree, "/bin/sh", "-c", "echo a > /m; sleep 1; cat /m")
+	var aout strings.Builder
+	a.Stdout = &aout
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, tree, "-x", "/bin/sh", "-c", "echo b > /m; cat /m"); out != "b\n" {
+		t.Errorf("second -x: got %q", out)
+	}
+	if err := a.Wait(); err != nil || aout.String() != "a\n" {
+		t.Errorf("first -x: got %q (%v)", aout.String(), err)
+	}
+	if got := treeDigest(t, tree); got != digest {
+		t.Errorf("-x changed the tree")
+	}
 	checkNoLeaks(t, before)
 }

@@ -1,0 +1,87 @@
+package mounts
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Ephemeral mounts over the tree at root a throw-away copy of it: an
+// overlay whose lower layer is the tree (lower, a path or an fd's
+// /proc/self/fd path: the ID-mapped tree, its owners shifted by shift)
+// and whose upper layer is a
+// tmpfs that belongs to no path. Called in the staging namespace, so the
+// tmpfs and the overlay live only as long as it and the container's
+// namespace do: however nspawn ends, nothing of them is left, and the
+// tree itself is never written. systemd-nspawn's -x copies the tree
+// instead (a snapshot on btrfs).
+func Ephemeral(root, lower string, shift uint32) error {
+	upper, err := detachedTmpfs()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(upper)
+	// The merged root takes the upper directory's owner and mode: the
+	// tree root's, as the container sees it.
+	var st unix.Stat_t
+	if err := unix.Stat(root, &st); err != nil {
+		return fmt.Errorf("-x: %w", err)
+	}
+	for _, dir := range []string{"upper", "work"} {
+		if err := unix.Mkdirat(upper, dir, st.Mode&0o7777); err != nil {
+			return fmt.Errorf("-x: make the overlay's %s directory: %w", dir, err)
+		}
+		if err := unix.Fchownat(upper, dir, int(st.Uid+shift), int(st.Gid+shift), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("-x: own the overlay's %s directory: %w", dir, err)
+		}
+	}
+	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("-x: the kernel has no overlayfs: %w", err)
+	}
+	defer unix.Close(fd)
+	layers := fmt.Sprintf("/proc/self/fd/%d/", upper)
+	for _, kv := range [][2]string{
+		// ':' separates lower layers; a path's own is escaped.
+		{"lowerdir", strings.ReplaceAll(lower, ":", `\:`)},
+		{"upperdir", layers + "upper"},
+		{"workdir", layers + "work"},
+	} {
+		if err := unix.FsconfigSetString(fd, kv[0], kv[1]); err != nil {
+			return fmt.Errorf("-x: overlay %s=%s: %w", kv[0], kv[1], err)
+		}
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return fmt.Errorf("-x: make the overlay of %s: %w", root, err)
+	}
+	mnt, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("-x: mount the overlay of %s: %w", root, err)
+	}
+	defer unix.Close(mnt)
+	if err := unix.MoveMount(mnt, "", unix.AT_FDCWD, root, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("-x: put the overlay over %s: %w", root, err)
+	}
+	return nil
+}
+
+// detachedTmpfs is a tmpfs mounted nowhere, as an fd.
+func detachedTmpfs() (int, error) {
+	fd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("-x: open a tmpfs: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.FsconfigSetString(fd, "mode", "0700"); err != nil {
+		return -1, fmt.Errorf("-x: tmpfs mode: %w", err)
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return -1, fmt.Errorf("-x: make a tmpfs: %w", err)
+	}
+	mnt, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("-x: mount a tmpfs: %w", err)
+	}
+	return mnt, nil
+}
