@@ -158,7 +158,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 		"slice":                   "SLICE",
 		"property":                "NAME=VALUE",
 		"register":                "BOOL",
-		"stats":                   "[line|json|FILE]",
+		"stats":                   "line|json|FILE",
 		"private-users":           "MODE",
 		"private-users-ownership": "MODE",
 		"capability":              "CAPS",
@@ -215,7 +215,9 @@ func WriteHelp(w io.Writer) {
 		} else if f.Shorthand != "" {
 			name = "-" + f.Shorthand + " --" + f.Name
 		}
-		if arg := f.Annotations["arg"]; len(arg) > 0 {
+		if arg := f.Annotations["arg"]; len(arg) > 0 && f.NoOptDefVal != "" {
+			name += "[=" + arg[0] + "]" // a value only after '=', as getopt's optional_argument
+		} else if len(arg) > 0 {
 			name += "=" + arg[0]
 		}
 		fmt.Fprintf(&b, "  %-30s %s\n", name, f.Usage)
