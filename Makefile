@@ -13,7 +13,15 @@ SOURCES  := $(shell find . -name '*.go' -not -path './tests/*') go.mod go.sum
 # qemu boots the pure cgroup v2 kernel of test-v2.
 DEB_DEPS := libc6-dev busybox-static debootstrap systemd-container bubblewrap hyperfine iproute2 file tmux qemu-system-x86
 
-.PHONY: all build deps trees demo test unit integration test-v2 bench clean
+# make install: PREFIX and DESTDIR as usual; SYSTEMD_NSPAWN_DIR, when set,
+# gets a systemd-nspawn symlink to the installed nspawn, for callers that
+# run systemd-nspawn (README: "Installed as systemd-nspawn").
+PREFIX   ?= /usr/local
+BINDIR   := $(PREFIX)/bin
+MANDIR   := $(PREFIX)/share/man/man1
+SYSTEMD_NSPAWN_DIR ?=
+
+.PHONY: all build install deps trees demo test unit integration test-v2 bench clean
 
 all: build
 
@@ -21,6 +29,15 @@ build: $(BIN)
 
 $(BIN): $(SOURCES)
 	CGO_ENABLED=0 go build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $@ .
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/nspawn
+	install -D -m 0644 man/nspawn.1 $(DESTDIR)$(MANDIR)/nspawn.1
+	@if [ -n "$(SYSTEMD_NSPAWN_DIR)" ]; then \
+		install -d $(DESTDIR)$(SYSTEMD_NSPAWN_DIR) && \
+		ln -sfn $(BINDIR)/nspawn $(DESTDIR)$(SYSTEMD_NSPAWN_DIR)/systemd-nspawn && \
+		echo "$(DESTDIR)$(SYSTEMD_NSPAWN_DIR)/systemd-nspawn -> $(BINDIR)/nspawn"; \
+	fi
 
 # Installs only what is missing; apt-get update runs once if needed.
 deps:

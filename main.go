@@ -29,5 +29,5 @@ func main() {
 	if entry, ok := entryPoints()[os.Args[0]]; ok {
 		os.Exit(entry())
 	}
-	os.Exit(nspawn.Main(os.Args[1:]))
+	os.Exit(nspawn.Main(os.Args))
 }

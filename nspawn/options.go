@@ -3,9 +3,13 @@ package nspawn
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/security"
 )
 
 // Options is what the user said on the command line, parsed and nothing
@@ -51,6 +55,16 @@ type Options struct {
 	PrivateNetwork bool
 	Help           bool
 	Version        bool
+	// NoPager is accepted as systemd-nspawn's --no-pager: nspawn pages
+	// nothing.
+	NoPager bool
+	// HelpValues, when set, are the accepted values of the option given
+	// `help` as its value: nspawn prints them and exits.
+	HelpValues []string
+	// AsSystemdNspawn: nspawn was run under the name systemd-nspawn, so it
+	// keeps systemd-nspawn's defaults where callers would notice ours
+	// (README: "Defaults under the name systemd-nspawn").
+	AsSystemdNspawn bool
 	// The process's execution environment (options_exec.go) and the
 	// container's files and devices (options_files.go).
 	ExecOptions
@@ -96,7 +110,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.StringVar(&o.Timezone, "timezone", "auto", "How /etc/localtime follows the host's: off, copy, bind, symlink, delete or auto")
 	fs.BoolVar(&o.ShareNetwork, "share-network", false, "Stay in the host's network namespace (default: a private one with only lo)")
 	fs.BoolVar(&o.PrivateNetwork, "private-network", false, "Private network namespace with only lo (the default)")
-	fs.StringVar(&o.Slice, "slice", "", "The slice the container's scope goes in (default: machine.slice)")
+	fs.StringVarP(&o.Slice, "slice", "S", "", "The slice the container's scope goes in (default: machine.slice)")
 	fs.StringArrayVar(&o.Properties, "property", nil, "Set a resource limit on the container's scope, in systemd's unit syntax (MemoryMax=1G, TasksMax=100, CPUQuota=50%, ...)")
 	fs.StringVar(&o.Register, "register", "yes", "Register the container with systemd-machined, when systemd runs the host")
 	fs.BoolVar(&o.KeepUnit, "keep-unit", false, "Stay in nspawn's own unit (or cgroup) instead of making a scope for the container")
@@ -122,7 +136,8 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	declareFilesOptions(fs, &o.FilesOptions)
 	declareExecOptions(fs, &o.ExecOptions)
 	fs.BoolVarP(&o.Help, "help", "h", false, "Show this help")
-	fs.BoolVar(&o.Version, "version", false, "Show the version")
+	fs.BoolVar(&o.Version, "version", false, "Show the version, as systemd-nspawn's: \"systemd 252 (252-nspawn-VERSION)\"")
+	fs.BoolVar(&o.NoPager, "no-pager", false, "Accepted for systemd-nspawn's callers; nspawn pages nothing")
 	// Argument names for --help and the manual page.
 	for name, arg := range map[string]string{
 		"directory":               "PATH",
@@ -143,7 +158,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 		"slice":                   "SLICE",
 		"property":                "NAME=VALUE",
 		"register":                "BOOL",
-		"stats":                   "[line|json|FILE]",
+		"stats":                   "line|json|FILE",
 		"private-users":           "MODE",
 		"private-users-ownership": "MODE",
 		"capability":              "CAPS",
@@ -154,22 +169,35 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	} {
 		fs.SetAnnotation(name, "arg", []string{arg})
 	}
+	// The values `--OPTION=help` lists, in systemd-nspawn 252's order.
+	for name, values := range map[string][]string{
+		"capability":              capabilityHelp(),
+		"drop-capability":         capabilityHelp(),
+		"ambient-capability":      capabilityHelp(),
+		"kill-signal":             signalHelp(),
+		"resolv-conf":             resolvModes,
+		"timezone":                timezoneModes,
+		"console":                 {"autopipe", "interactive", "passive", "pipe", "read-only"},
+		"private-users-ownership": {"off", "chown", "map", "auto"},
+	} {
+		fs.SetAnnotation(name, valuesAnnotation, values)
+	}
 	return fs
 }
 
-// ParseOptions parses argv (without the program name).
+// ParseOptions parses argv (without the program name) as systemd-nspawn's
+// getopt_long does (parseArgs).
 func ParseOptions(args []string) (*Options, error) {
 	o := &Options{}
 	fs := newFlagSet(o)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		return nil, &UsageError{fmt.Sprintf("%v (see nspawn --help)", err)}
+	command, err := parseArgs(fs, o, args)
+	if err != nil {
+		return nil, err
 	}
 	if o.ShareNetwork && o.PrivateNetwork {
 		return nil, &UsageError{"--share-network and --private-network contradict each other; pick one"}
 	}
-	o.Command = fs.Args()
+	o.Command = command
 	return o, nil
 }
 
@@ -187,7 +215,9 @@ func WriteHelp(w io.Writer) {
 		} else if f.Shorthand != "" {
 			name = "-" + f.Shorthand + " --" + f.Name
 		}
-		if arg := f.Annotations["arg"]; len(arg) > 0 {
+		if arg := f.Annotations["arg"]; len(arg) > 0 && f.NoOptDefVal != "" {
+			name += "[=" + arg[0] + "]" // a value only after '=', as getopt's optional_argument
+		} else if len(arg) > 0 {
 			name += "=" + arg[0]
 		}
 		fmt.Fprintf(&b, "  %-30s %s\n", name, f.Usage)
@@ -214,3 +244,31 @@ func (s setTo) Set(v string) error {
 func (s setTo) String() string   { return "false" }
 func (s setTo) Type() string     { return "bool" }
 func (s setTo) IsBoolFlag() bool { return true }
+
+// capabilityHelp lists the capability names --capability=help prints:
+// lower case, in number order, as systemd-nspawn lists them.
+func capabilityHelp() []string {
+	names := security.CapabilityNames(security.AllCapabilities)
+	for i, n := range names {
+		names[i] = strings.ToLower(n)
+	}
+	return names
+}
+
+// signalHelp lists what --kill-signal=help prints, as systemd-nspawn
+// lists signals: the classic ones by name without SIG, 32 and 33 (glibc
+// keeps them) by number, then RTMIN+N up to SIGRTMAX.
+func signalHelp() []string {
+	var names []string
+	for n := 1; n <= sigRTMax; n++ {
+		switch {
+		case n >= sigRTMin:
+			names = append(names, fmt.Sprintf("RTMIN+%d", n-sigRTMin))
+		case unix.SignalName(unix.Signal(n)) != "":
+			names = append(names, strings.TrimPrefix(unix.SignalName(unix.Signal(n)), "SIG"))
+		default:
+			names = append(names, strconv.Itoa(n))
+		}
+	}
+	return names
+}

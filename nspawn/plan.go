@@ -116,7 +116,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // BuildPlan validates opts against the tree and fills in every default.
 // It reads the tree, and the host only through host; it changes nothing.
 func BuildPlan(o *Options, host *Facts) (*Plan, error) {
-	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, PrivateNetwork: !o.ShareNetwork, HostOSRelease: host.OSRelease}
+	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, HostOSRelease: host.OSRelease}
 	for _, step := range []func(*Options, *Facts) error{
 		p.planMode, p.planIdentity, p.planLifecycle, p.planCgroup,
 		p.planMounts, p.planUserNS, p.planSecurity, p.planPayload, p.planExec, p.planJournal,
@@ -138,8 +138,20 @@ func (p *Plan) planMode(o *Options, host *Facts) error {
 	}
 	var err error
 	p.Console, err = consoleMode(o, host)
-	p.Cloneflags = namespaces(o.ShareNetwork, host.TimeNS)
+	p.PrivateNetwork = privateNetwork(o)
+	p.Cloneflags = namespaces(!p.PrivateNetwork, host.TimeNS)
 	return err
+}
+
+// privateNetwork decides the network namespace: ours unless
+// --share-network; under the name systemd-nspawn, systemd-nspawn's
+// default, the host's unless --private-network, since the package and
+// image builders that run systemd-nspawn fetch packages inside.
+func privateNetwork(o *Options) bool {
+	if o.AsSystemdNspawn {
+		return o.PrivateNetwork
+	}
+	return !o.ShareNetwork
 }
 
 // planIdentity decides the tree and who the container is: machine name,
@@ -295,6 +307,12 @@ func consoleMode(o *Options, host *Facts) (pty.Mode, error) {
 			return "", fmt.Errorf("--pipe and --console=%s contradict each other; pick one", o.Console)
 		}
 		m = pty.Pipe
+	}
+	if m == "" && o.Boot && !(host.StdinTTY && host.StdoutTTY) {
+		// A booted init without a terminal gets systemd-nspawn 252's
+		// default, read-only, so its boot messages reach the caller's
+		// log; a command keeps pipe, byte-exact both ways.
+		return pty.ReadOnly, nil
 	}
 	return pty.Resolve(m, host.StdinTTY, host.StdoutTTY), nil
 }

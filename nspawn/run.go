@@ -3,8 +3,11 @@ package nspawn
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -16,19 +19,37 @@ const ChildArg0 = "nspawn-child"
 // Version is set at build time (-ldflags -X).
 var Version = "dev"
 
-// Main is the supervising process: parse, probe the host, plan, run. It
+// InterfaceLevel is the systemd-nspawn whose options and behaviour
+// nspawn implements: the number --version gives callers that compare it.
+const InterfaceLevel = 252
+
+// Main is the supervising process: parse, probe the host, plan, run. argv
+// is the whole command line, the name nspawn was run under first. It
 // returns the exit status nspawn should end with.
-func Main(args []string) int {
-	opts, err := ParseOptions(args)
+func Main(argv []string) int {
+	opts, err := ParseOptions(argv[1:])
+	var getopt *GetoptError
+	if errors.As(err, &getopt) {
+		// glibc's wording, after the name as invoked, as getopt_long
+		// prints it; systemd-nspawn then exits 1.
+		fmt.Fprintf(os.Stderr, "%s: %s\n", argv[0], getopt.msg)
+		return 1
+	}
 	if err != nil {
 		return fail(err)
 	}
-	if opts.Help {
+	opts.AsSystemdNspawn = filepath.Base(argv[0]) == "systemd-nspawn"
+	switch {
+	case opts.Help:
 		WriteHelp(os.Stdout)
 		return 0
-	}
-	if opts.Version {
-		fmt.Println("nspawn", Version)
+	case opts.Version:
+		writeVersion(os.Stdout)
+		return 0
+	case opts.HelpValues != nil:
+		for _, v := range opts.HelpValues {
+			fmt.Println(v)
+		}
 		return 0
 	}
 	if os.Geteuid() != 0 {
@@ -45,6 +66,17 @@ func Main(args []string) int {
 	out := newReporter(plan.Quiet)
 	out.Warn(plan.Warnings...)
 	return run(plan, out)
+}
+
+// writeVersion prints the version in systemd's shape, since callers parse
+// it as systemd's: the second word is the interface level, an integer
+// (int(out.split()[1]), awk '{print $2+0}'), the third, in parentheses,
+// a version that starts with it (mkosi compares it as a version); nspawn's
+// own version follows, and is the second line.
+func writeVersion(w io.Writer) {
+	own := strings.Join(strings.Fields(Version), "-")
+	fmt.Fprintf(w, "systemd %d (%d-nspawn-%s)\n", InterfaceLevel, InterfaceLevel, own)
+	fmt.Fprintf(w, "nspawn %s, with the options and behaviour of systemd-nspawn %d\n", own, InterfaceLevel)
 }
 
 func fail(err error) int {

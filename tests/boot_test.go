@@ -27,7 +27,9 @@ func TestBootRebootAndPoweroff(t *testing.T) {
 	tree := busyboxInitTree(t, `::sysinit:/bin/echo sysinit-ran
 ::once:/bin/sh -c 'n=$(cat /var/boots 2>/dev/null || echo 0); n=$((n+1)); echo $n > /var/boots; echo boot-$n; if [ $n -lt 2 ]; then reboot; else poweroff; fi'
 `)
-	r := run(t, "", "-D", tree, "-b")
+	// -P: init's console byte-exact (without a terminal -b defaults to
+	// the read-only pty, whose output and init's own messages differ).
+	r := run(t, "", "-D", tree, "-b", "-P")
 	if r.status != 0 {
 		t.Fatalf("status %d, stderr %q", r.status, r.stderr)
 	}

@@ -108,11 +108,17 @@ func validRange(shift, size uint32) bool {
 	return size > 0 && uint64(shift)+uint64(size) <= 1<<32-1
 }
 
-// ParseOwnership parses --private-users-ownership's value.
+// ParseOwnership parses --private-users-ownership's value. A boolean is
+// taken as systemd-nspawn takes it (its table's boolean fallback): false
+// is off, true auto.
 func ParseOwnership(s string) (Ownership, error) {
 	switch o := Ownership(strings.ToLower(s)); o {
 	case OwnershipOff, OwnershipChown, OwnershipMap, OwnershipAuto:
 		return o, nil
+	case "no", "false", "0", "n", "f":
+		return OwnershipOff, nil
+	case "yes", "true", "1", "y", "t", "on":
+		return OwnershipAuto, nil
 	}
 	return "", fmt.Errorf("use off, chown, map or auto")
 }
