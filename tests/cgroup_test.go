@@ -122,7 +122,7 @@ func TestCgroupSlice(t *testing.T) {
 	lr.cmd.Process.Signal(os.Interrupt)
 	lr.wait(t)
 	checkNoLeaks(t, before)
-	for _, bad := range []string{"ci", "ci--x.slice", "-.slice.slice", "ci/x.slice"} {
+	for _, bad := range []string{"ci.service", "ci--x.slice", "-.slice.slice", "ci/x.slice"} {
 		checkErrorRun(t, errCase{
 			args:   func(tree string) []string { return quietIn(tree, "--slice="+bad, "true") },
 			status: 1,
