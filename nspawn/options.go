@@ -139,7 +139,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVar(&o.Version, "version", false, "Show the version, as systemd-nspawn's: \"systemd 252 (252-nspawn-VERSION)\"")
 	fs.BoolVar(&o.NoPager, "no-pager", false, "Accepted for systemd-nspawn's callers; nspawn pages nothing")
 	// Argument names for --help and the manual page.
-	for name, arg := range map[string]string{
+	argNames(fs, map[string]string{
 		"directory":               "PATH",
 		"machine":                 "NAME",
 		"hostname":                "NAME",
@@ -166,9 +166,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 		"ambient-capability":      "CAPS",
 		"no-new-privileges":       "BOOL",
 		"system-call-filter":      "LIST",
-	} {
-		fs.SetAnnotation(name, "arg", []string{arg})
-	}
+	})
 	// The values `--OPTION=help` lists, in systemd-nspawn 252's order.
 	for name, values := range map[string][]string{
 		"capability":              capabilityHelp(),
@@ -183,6 +181,14 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 		fs.SetAnnotation(name, valuesAnnotation, values)
 	}
 	return fs
+}
+
+// argNames gives flags their argument names, for --help and the manual
+// page ("--bind=SRC[:DST[:OPTS]]").
+func argNames(fs *pflag.FlagSet, names map[string]string) {
+	for name, arg := range names {
+		fs.SetAnnotation(name, "arg", []string{arg})
+	}
 }
 
 // ParseOptions parses argv (without the program name) as systemd-nspawn's

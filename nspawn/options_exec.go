@@ -27,16 +27,14 @@ func declareExecOptions(fs *pflag.FlagSet, o *ExecOptions) {
 	fs.StringVar(&o.Personality, "personality", "", "The architecture uname(2) reports in the container: x86 or x86-64")
 	fs.StringVar(&o.SuppressSync, "suppress-sync", "", "Make sync(), fsync() and the like no-ops and refuse O_SYNC opens, for speed over durability")
 	fs.StringArrayVar(&o.RestrictAddressFamilies, "restrict-address-families", nil, "Allow socket(2) only these address families (AF_UNIX AF_INET ...), or deny them with a leading ~; none allows none, empty lifts the limit")
-	for name, arg := range map[string]string{
+	argNames(fs, map[string]string{
 		"rlimit":                    "NAME=LIMIT",
 		"oom-score-adjust":          "VALUE",
 		"cpu-affinity":              "CPUS",
 		"personality":               "ARCH",
 		"suppress-sync":             "BOOL",
 		"restrict-address-families": "LIST",
-	} {
-		fs.SetAnnotation(name, "arg", []string{arg})
-	}
+	})
 	fs.SetAnnotation("personality", "values", personalityNames())
 	fs.SetAnnotation("rlimit", "values", rlimitNames())
 	fs.SetAnnotation("restrict-address-families", "values", security.AddressFamilyNames())

@@ -27,12 +27,10 @@ func declareFilesOptions(fs *pflag.FlagSet, o *FilesOptions) {
 	fs.StringVar(&o.PivotRoot, "pivot-root", "", "The container's root is PATH inside the tree; the tree itself goes to OLD inside it, or out of sight")
 	fs.StringArrayVar(&o.SetCredentials, "set-credential", nil, "Give the payload a credential with this value (C escapes allowed), in $CREDENTIALS_DIRECTORY")
 	fs.StringArrayVar(&o.LoadCredentials, "load-credential", nil, "Give the payload a credential read from a host file or AF_UNIX socket, in $CREDENTIALS_DIRECTORY")
-	for name, arg := range map[string]string{
+	argNames(fs, map[string]string{
 		"link-journal":    "MODE",
 		"pivot-root":      "PATH[:OLD]",
 		"set-credential":  "ID:VALUE",
 		"load-credential": "ID:PATH",
-	} {
-		fs.SetAnnotation(name, "arg", []string{arg})
-	}
+	})
 }

@@ -226,15 +226,7 @@ func (u underTest) run(t *testing.T, l callerLine) result {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("%q did not finish within a minute; stderr: %s", cmd.Args, errb.String())
-	}
+	waitWithin(t, cmd, fmt.Sprintf("%q", cmd.Args), errb.String)
 	return result{out.String(), errb.String(), exitStatus(cmd.ProcessState)}
 }
 
@@ -646,15 +638,7 @@ func nixosContainerCalls(t *testing.T, u underTest) {
 	// The unit's stop: SIGTERM to nspawn, SIGRTMIN+3 to the init, which
 	// exits 0, and so does nspawn.
 	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("nixos container: still running a minute after SIGTERM; stderr: %s", errb.String())
-	}
+	waitWithin(t, cmd, "nixos container after SIGTERM", errb.String)
 	if s := exitStatus(cmd.ProcessState); s != 0 {
 		t.Errorf("nixos container stop: status %d, want 0; stderr: %s", s, errb.String())
 	}

@@ -79,6 +79,14 @@ func run(t *testing.T, stdin string, args ...string) result {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	waitWithin(t, cmd, fmt.Sprintf("nspawn %q", args), errb.String)
+	return result{out.String(), errb.String(), exitStatus(cmd.ProcessState)}
+}
+
+// waitWithin waits for the started cmd at most a minute; past that it
+// kills it and fails the test, naming what and quoting its stderr.
+func waitWithin(t *testing.T, cmd *exec.Cmd, what string, stderr func() string) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -86,9 +94,8 @@ func run(t *testing.T, stdin string, args ...string) result {
 	case <-time.After(time.Minute):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("nspawn %q did not finish within a minute; stderr: %s", args, errb.String())
+		t.Fatalf("%s did not finish within a minute; stderr: %s", what, stderr())
 	}
-	return result{out.String(), errb.String(), exitStatus(cmd.ProcessState)}
 }
 
 // exitStatus is a shell's $?: the exit code, or 128+N for signal N.
