@@ -157,8 +157,14 @@ func StageDir(root string) error {
 // failed for a reason systemd-nspawn passes over in silence: a read-only
 // tree, a denied access, or a symlink where a copy was to go.
 func Apply(root string, steps []Step) (warnings []error, err error) {
+	return ApplyMapped(root, steps, IDs{})
+}
+
+// ApplyMapped is Apply with the container's IDs, which ID-mapped binds
+// need.
+func ApplyMapped(root string, steps []Step, ids IDs) (warnings []error, err error) {
 	for _, s := range steps {
-		err := apply(root, s)
+		err := apply(root, s, ids)
 		if err == nil {
 			continue
 		}
@@ -172,7 +178,7 @@ func Apply(root string, steps []Step) (warnings []error, err error) {
 	return warnings, nil
 }
 
-func apply(root string, s Step) error {
+func apply(root string, s Step, ids IDs) error {
 	switch s.Kind {
 	case KindFS:
 		dst, err := mountPoint(root, s.Target, true)
@@ -183,7 +189,7 @@ func apply(root string, s Step) error {
 			return fmt.Errorf("mount %s on %s: %w", s.FSType, s.Target, err)
 		}
 	case KindBind:
-		return bind(root, s)
+		return bind(root, s, ids)
 	case KindReadOnly:
 		return readOnly(root, s.Target, s.Recursive)
 	case KindDevices:
@@ -245,8 +251,10 @@ func mountPoint(root, target string, dir bool) (string, error) {
 
 // bind attaches a copy of the source's mount tree at the target. The source
 // is opened once (open_tree), made read-only before it becomes visible, and
-// moved into place, so no window exists in which it is writable.
-func bind(root string, s Step) error {
+// moved into place, so no window exists in which it is writable. An
+// ID-mapped bind is mapped before its mount point is made, so a kernel or
+// filesystem that cannot map it leaves the tree as it was.
+func bind(root string, s Step, ids IDs) error {
 	src := s.Source
 	if s.SourceInTree {
 		var err error
@@ -266,6 +274,19 @@ func bind(root string, s Step) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("stat bind source %s: %w", s.Source, err)
+	}
+	if s.IDMap != IDMapNone {
+		// Where the target is made, it is the container's root's.
+		dstOwner := ids.Shift
+		if p, err := InTree(root, s.Target); err == nil {
+			var dst unix.Stat_t
+			if unix.Lstat(p, &dst) == nil {
+				dstOwner = dst.Uid
+			}
+		}
+		if err := idMapBind(fd, s, ids, st.Uid, dstOwner); err != nil {
+			return err
+		}
 	}
 	dst, err := mountPoint(root, s.Target, st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	if err != nil {

@@ -46,8 +46,10 @@ func absPath(what, p string) (string, error) {
 
 // ParseBind parses a --bind/--bind-ro value, SRC[:DST[:OPTS]], with
 // systemd-nspawn's meaning: DST defaults to SRC, a leading '+' makes SRC a
-// path inside the tree, and OPTS is a comma list of rbind (the default) and
-// norbind. A relative SRC is taken relative to cwd.
+// path inside the tree, and OPTS is a comma list of rbind (the default) or
+// norbind and noidmap (the default), idmap, rootidmap or owneridmap (see
+// IDMap; the last one given counts). A relative SRC is taken relative to
+// cwd.
 func ParseBind(spec string, readOnly bool, cwd string) (Step, error) {
 	fields, err := splitSpec(spec, 3)
 	if err != nil {
@@ -78,10 +80,15 @@ func ParseBind(spec string, readOnly bool, cwd string) (Step, error) {
 			case "norbind":
 				s.Recursive = false
 			case "noidmap":
-			case "idmap", "rootidmap", "owneridmap":
-				return Step{}, fmt.Errorf("option %q is not supported yet (ID-mapped binds)", opt)
+				s.IDMap = IDMapNone
+			case "idmap":
+				s.IDMap = IDMapContainer
+			case "rootidmap":
+				s.IDMap = IDMapRoot
+			case "owneridmap":
+				s.IDMap = IDMapOwner
 			default:
-				return Step{}, fmt.Errorf("unknown option %q (use rbind or norbind)", opt)
+				return Step{}, fmt.Errorf("unknown option %q (use rbind, norbind, idmap, noidmap, rootidmap or owneridmap)", opt)
 			}
 		}
 	}

@@ -28,7 +28,12 @@ func TestParseBind(t *testing.T) {
 		{spec: "/a:relative", err: true},
 		{spec: "/a:", err: true},
 		{spec: "/a:/b:bogus", err: true},
-		{spec: "/a:/b:idmap", err: true},
+		{spec: "/a:/b:idmap", want: Step{Kind: KindBind, Source: "/a", Target: "/b", Recursive: true, IDMap: IDMapContainer}},
+		{spec: "/a:/b:norbind,rootidmap", want: Step{Kind: KindBind, Source: "/a", Target: "/b", IDMap: IDMapRoot}},
+		{spec: "/a:/b:owneridmap", want: Step{Kind: KindBind, Source: "/a", Target: "/b", Recursive: true, IDMap: IDMapOwner}},
+		{spec: "/a:/b:rootidmap,noidmap", want: Step{Kind: KindBind, Source: "/a", Target: "/b", Recursive: true}},
+		{spec: "/a:/b:idmap,bogus", err: true},
+		{spec: "/a:/b:idmapx", err: true},
 		{spec: "/a:/b:rbind:extra", err: true},
 	} {
 		got, err := ParseBind(tc.spec, tc.ro, "/cwd")

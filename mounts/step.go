@@ -45,6 +45,9 @@ type Step struct {
 	// SourceInTree means Source is a path inside the tree (systemd-nspawn's
 	// "+" prefix), not on the host.
 	SourceInTree bool
+	// IDMap is how a KindBind shows its files' owners (--bind's idmap
+	// options); empty for as they are.
+	IDMap IDMap
 	// Devices lists node names for KindDevices ("null", "zero", ...).
 	Devices []string
 	// Content and ModTime (Unix nanoseconds, 0 for now) are KindWrite's.

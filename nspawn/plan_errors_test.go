@@ -113,6 +113,8 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"--bind=" + hostFile + ":/data", "true"}, nil, "cannot bind a file onto a directory in the tree"},
 		{[]string{"--bind-ro=" + dir + ":/etc-file", "true"}, nil, "cannot bind a directory onto a file in the tree"},
 		{[]string{"--bind=" + dir + ":/x:bogus", "true"}, nil, `unknown option "bogus"`},
+		{[]string{"--bind=" + dir + ":/x:idmap,rootidmapx", "true"}, nil, `unknown option "rootidmapx" (use rbind, norbind, idmap, noidmap, rootidmap or owneridmap)`},
+		{[]string{"--bind-ro=" + dir + ":/x:IDMAP", "true"}, nil, `unknown option "IDMAP"`},
 		{[]string{"--tmpfs=relative", "true"}, nil, "--tmpfs=relative: path"},
 		{[]string{"--read-only", "--tmpfs=/nowhere", "true"}, nil, "--read-only: mount point /nowhere is missing in the tree"},
 		{[]string{"--resolv-conf=maybe-host", "true"}, nil, "--resolv-conf=maybe-host: unknown mode"},

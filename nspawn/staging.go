@@ -11,6 +11,7 @@ import (
 
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/security"
+	"github.com/nspawn/nspawn/userns"
 )
 
 // startChild builds the container's tree and starts the child in its
@@ -90,7 +91,7 @@ func (c *container) stageTree() error {
 
 // mount makes steps in the tree, in the staging namespace.
 func (c *container) mount(steps []mounts.Step) error {
-	warnings, err := mounts.Apply(c.plan.Root, steps)
+	warnings, err := mounts.ApplyMapped(c.plan.Root, steps, c.ids.bindIDs())
 	c.out.Ignored(warnings)
 	return err
 }
@@ -226,4 +227,15 @@ func MountProc() int {
 		}
 	}
 	return 0
+}
+
+// bindIDs is what ID-mapped binds need of the container's map: without a
+// range of its own, the container's IDs are the host's.
+func (m idMapping) bindIDs() mounts.IDs {
+	ids := mounts.IDs{Shift: 0, Size: uint32(identityMap[0].Size), UserNS: userns.NewMappingNamespace}
+	if m.Ranged() {
+		ids.Shift, ids.Size = m.Shift, m.Size
+	}
+	ids.ContainerMaps = userns.ContainerMaps(ids.Shift, ids.Size)
+	return ids
 }

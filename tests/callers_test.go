@@ -449,11 +449,6 @@ func mkosiCalls(t *testing.T, u underTest) {
 	if version >= 252 {
 		idmap = ":rootidmap"
 	}
-	if u.name == "nspawn" {
-		// Known gap: ID-mapped binds (rootidmap) come with issue 16.
-		t.Log("mkosi build script: skipped for ours, --bind=...:rootidmap is not implemented yet")
-		return
-	}
 	dest := t.TempDir()
 	writeFile(t, filepath.Join(tree, "root/mkosi.build"), "#!/bin/sh\necho \"docs=$WITH_DOCS tests=$WITH_TESTS network=$WITH_NETWORK dest=$DESTDIR\"\necho artifact > $DESTDIR/artifact\nexit 7\n", 0o755)
 	r = u.run(t, callerLine{

@@ -27,13 +27,29 @@ const hostRootInMap = 2147483646
 // MappingNamespace returns an fd of a user namespace for an ID-mapped
 // mount of the tree: the tree's IDs 0..size-1 appear as the host's
 // shift..shift+size-1, the container's range, and host root as
-// 2147483646. The kernel only makes a user namespace for a process, so a
-// short-lived process of nspawn's binary owns it until the fd is taken.
+// 2147483646.
 func MappingNamespace(shift, size uint32) (int, error) {
-	maps := []syscall.SysProcIDMap{
-		{ContainerID: 0, HostID: int(shift), Size: int(size)},
-		{ContainerID: hostRootInMap, HostID: 0, Size: 1},
+	return NewMappingNamespace(ContainerMaps(shift, size))
+}
+
+// ContainerMaps are the maps of an ID-mapped mount that shows files as the
+// container's own: on-disk ID z as the container's z, that is the host's
+// shift+z. With a shift, host root is put at 2147483646 so nspawn, as host
+// root, can still write there (an identity map already holds it).
+func ContainerMaps(shift, size uint32) []syscall.SysProcIDMap {
+	maps := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(shift), Size: int(size)}}
+	if shift != 0 {
+		maps = append(maps, syscall.SysProcIDMap{ContainerID: hostRootInMap, HostID: 0, Size: 1})
 	}
+	return maps
+}
+
+// NewMappingNamespace returns an fd of a user namespace whose UID and GID
+// maps are maps, for an ID-mapped mount (mount_setattr(2)) to take: a
+// file's on-disk ID is a ContainerID, shown as its HostID. The kernel only
+// makes a user namespace for a process, so a short-lived process of
+// nspawn's binary owns it until the fd is taken.
+func NewMappingNamespace(maps []syscall.SysProcIDMap) (int, error) {
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{HolderArg0}, &syscall.ProcAttr{
 		Env: []string{"GOMAXPROCS=1"},
 		Sys: &syscall.SysProcAttr{
@@ -44,7 +60,7 @@ func MappingNamespace(shift, size uint32) (int, error) {
 		},
 	})
 	if err != nil {
-		return -1, fmt.Errorf("make a user namespace for the ID-mapped tree: %w", err)
+		return -1, fmt.Errorf("make a user namespace for an ID-mapped mount: %w", err)
 	}
 	// ForkExec returns once the maps are written and the holder runs.
 	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -56,7 +72,7 @@ func MappingNamespace(shift, size uint32) (int, error) {
 		}
 	}
 	if err != nil {
-		return -1, fmt.Errorf("open the ID-mapped tree's user namespace: %w", err)
+		return -1, fmt.Errorf("open an ID-mapped mount's user namespace: %w", err)
 	}
 	return fd, nil
 }
