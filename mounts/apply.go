@@ -198,6 +198,8 @@ func apply(root string, s Step) error {
 		return write(root, s)
 	case KindRemove:
 		return remove(root, s.Target)
+	case KindInaccessible:
+		return inaccessible(root, s.Target)
 	default:
 		return fmt.Errorf("unknown mount step %q", s.Kind)
 	}

@@ -395,6 +395,14 @@ func mountPlan(o *Options, root, cwd string, tmpfsTmp bool) ([]mounts.Step, erro
 		}
 		custom = append(custom, s)
 	}
+	mounted := len(custom)
+	for _, path := range o.Inaccessible {
+		s, err := inaccessibleStep(root, path, custom[:mounted])
+		if err != nil {
+			return nil, err
+		}
+		custom = append(custom, s)
+	}
 	if o.ReadOnly {
 		for _, s := range custom {
 			if _, err := os.Lstat(inTree(root, s.Target)); err != nil {
@@ -417,6 +425,32 @@ func mountPlan(o *Options, root, cwd string, tmpfsTmp bool) ([]mounts.Step, erro
 		}
 	}
 	return append(steps, custom...), nil
+}
+
+// inaccessibleStep checks --inaccessible's PATH: absolute, and there in
+// the tree unless a mount of the container's brings it (/dev/null, a
+// bind's files): systemd-nspawn fails on a missing one once the tree is
+// up; here it is refused before.
+func inaccessibleStep(root, path string, custom []mounts.Step) (mounts.Step, error) {
+	if !filepath.IsAbs(path) {
+		return mounts.Step{}, fmt.Errorf("--inaccessible=%s: the path must be absolute, inside the container; write /%s", path, path)
+	}
+	if filepath.Clean(path) == "/" {
+		return mounts.Step{}, fmt.Errorf("--inaccessible=%s: the container's root cannot be made inaccessible; name a path below it", path)
+	}
+	brought := false
+	for _, m := range append(mounts.Standard(), custom...) {
+		if m.Target != "/" && (path == m.Target || strings.HasPrefix(path, m.Target+"/")) {
+			brought = true
+		}
+	}
+	for _, api := range []string{"/proc", "/sys"} {
+		brought = brought || path == api || strings.HasPrefix(path, api+"/")
+	}
+	if _, err := os.Lstat(inTree(root, path)); err != nil && !brought {
+		return mounts.Step{}, fmt.Errorf("--inaccessible=%s: %s does not exist in the tree; name an existing path", path, path)
+	}
+	return mounts.Step{Kind: mounts.KindInaccessible, Target: filepath.Clean(path)}, nil
 }
 
 func kind(fi os.FileInfo) string {
