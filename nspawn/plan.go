@@ -74,6 +74,9 @@ type Plan struct {
 	// Ephemeral runs the container on a throw-away overlay of the tree
 	// (-x).
 	Ephemeral bool
+	// TreeLock is how the tree is locked against other containers
+	// (lock_files.go).
+	TreeLock treeLockMode
 	// Journal is --link-journal.
 	Journal journalPlan
 	// Exec is the payload's execution environment beyond who runs it
@@ -178,6 +181,9 @@ func (p *Plan) planIdentity(o *Options, host *Facts) error {
 		return err
 	}
 	p.Ephemeral = o.Ephemeral
+	if err := p.planTreeLock(o, host.Env); err != nil {
+		return err
+	}
 	if o.Ephemeral && o.Machine == "" {
 		// A random suffix, as systemd-nspawn adds one, so that many
 		// throw-away containers of one tree run at once.
