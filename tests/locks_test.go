@@ -133,3 +133,44 @@ func TestTreeLocksBesideSystemdNspawn(t *testing.T) {
 	mustRun(t, tree, "--read-only", "-M", "lock-o3", "true")
 	r.stop(t)
 }
+
+// --inaccessible: each kind of node is replaced by an empty one of its
+// type with mode 0, read-only, the same as under systemd-nspawn 252.
+func TestInaccessible(t *testing.T) {
+	tree := copyTree(t, busyboxTree)
+	os.WriteFile(filepath.Join(tree, "root", "secret"), []byte("secret\n"), 0o600)
+	os.MkdirAll(filepath.Join(tree, "srv", "d"), 0o755)
+	os.WriteFile(filepath.Join(tree, "srv", "d", "f"), nil, 0o644)
+	syscall.Mkfifo(filepath.Join(tree, "srv", "fifo"), 0o644)
+	args := []string{"-q", "-P", "--inaccessible=/root/secret", "--inaccessible=/srv/d", "--inaccessible=/srv/fifo", "--inaccessible=/dev/null"}
+	script := "stat -c '%n %A' /root/secret /srv/d /srv/fifo /dev/null; cat /root/secret; ls /srv/d; echo x > /root/secret || echo refused"
+	want := "/root/secret ----------\n/srv/d d---------\n/srv/fifo p---------\n/dev/null c---------\nrefused\n"
+	ours := mustRun(t, tree, append(args[1:], "sh", "-c", script)...)
+	if ours != want {
+		t.Errorf("ours:\n%s\nwant:\n%s", ours, want)
+	}
+	sdn, err := exec.LookPath("systemd-nspawn")
+	if err != nil {
+		t.Skip("needs systemd-nspawn (make deps installs systemd-container)")
+	}
+	// 252 binds the host's /run/systemd/inaccessible nodes, which systemd
+	// as PID 1 makes; without it, make them for this run only.
+	const nodes = "/run/systemd/inaccessible"
+	if _, err := os.Stat(nodes); err != nil {
+		os.MkdirAll(nodes, 0o755)
+		defer os.RemoveAll(nodes)
+		for _, n := range []struct {
+			name string
+			mode uint32
+		}{{"reg", syscall.S_IFREG}, {"fifo", syscall.S_IFIFO}, {"sock", syscall.S_IFSOCK}, {"chr", syscall.S_IFCHR}, {"blk", syscall.S_IFBLK}} {
+			syscall.Mknod(filepath.Join(nodes, n.name), n.mode, 0)
+		}
+		os.Mkdir(filepath.Join(nodes, "dir"), 0)
+		os.Chmod(filepath.Join(nodes, "dir"), 0)
+	}
+	theirTree := copyTree(t, tree)
+	out, err := exec.Command(sdn, append(append([]string{"--register=no", "--keep-unit", "-D", theirTree}, args...), "sh", "-c", script)...).Output()
+	if err != nil || string(out) != want {
+		t.Errorf("systemd-nspawn: %v:\n%s\nwant:\n%s", err, out, want)
+	}
+}
