@@ -204,6 +204,8 @@ func apply(root string, s Step, ids IDs) error {
 		return write(root, s)
 	case KindRemove:
 		return remove(root, s.Target)
+	case KindInaccessible:
+		return inaccessible(root, s.Target)
 	default:
 		return fmt.Errorf("unknown mount step %q", s.Kind)
 	}

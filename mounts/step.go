@@ -25,6 +25,9 @@ const (
 	KindWrite Kind = "write"
 	// KindRemove removes Target (not what a symlink points to).
 	KindRemove Kind = "remove"
+	// KindInaccessible binds an empty, mode-0 node of Target's type over
+	// it, read-only (--inaccessible).
+	KindInaccessible Kind = "inaccessible"
 )
 
 // Step is one filesystem operation. Targets are absolute paths inside the

@@ -74,6 +74,9 @@ type Plan struct {
 	// Ephemeral runs the container on a throw-away overlay of the tree
 	// (-x).
 	Ephemeral bool
+	// TreeLock is how the tree is locked against other containers
+	// (lock_files.go).
+	TreeLock treeLockMode
 	// Journal is --link-journal.
 	Journal journalPlan
 	// Exec is the payload's execution environment beyond who runs it
@@ -178,6 +181,9 @@ func (p *Plan) planIdentity(o *Options, host *Facts) error {
 		return err
 	}
 	p.Ephemeral = o.Ephemeral
+	if err := p.planTreeLock(o, host.Env); err != nil {
+		return err
+	}
 	if o.Ephemeral && o.Machine == "" {
 		// A random suffix, as systemd-nspawn adds one, so that many
 		// throw-away containers of one tree run at once.
@@ -395,6 +401,14 @@ func mountPlan(o *Options, root, cwd string, tmpfsTmp bool) ([]mounts.Step, erro
 		}
 		custom = append(custom, s)
 	}
+	mounted := len(custom)
+	for _, path := range o.Inaccessible {
+		s, err := inaccessibleStep(root, path, custom[:mounted])
+		if err != nil {
+			return nil, err
+		}
+		custom = append(custom, s)
+	}
 	if o.ReadOnly {
 		for _, s := range custom {
 			if _, err := os.Lstat(inTree(root, s.Target)); err != nil {
@@ -417,6 +431,32 @@ func mountPlan(o *Options, root, cwd string, tmpfsTmp bool) ([]mounts.Step, erro
 		}
 	}
 	return append(steps, custom...), nil
+}
+
+// inaccessibleStep checks --inaccessible's PATH: absolute, and there in
+// the tree unless a mount of the container's brings it (/dev/null, a
+// bind's files): systemd-nspawn fails on a missing one once the tree is
+// up; here it is refused before.
+func inaccessibleStep(root, path string, custom []mounts.Step) (mounts.Step, error) {
+	if !filepath.IsAbs(path) {
+		return mounts.Step{}, fmt.Errorf("--inaccessible=%s: the path must be absolute, inside the container; write /%s", path, path)
+	}
+	if filepath.Clean(path) == "/" {
+		return mounts.Step{}, fmt.Errorf("--inaccessible=%s: the container's root cannot be made inaccessible; name a path below it", path)
+	}
+	brought := false
+	for _, m := range append(mounts.Standard(), custom...) {
+		if m.Target != "/" && (path == m.Target || strings.HasPrefix(path, m.Target+"/")) {
+			brought = true
+		}
+	}
+	for _, api := range []string{"/proc", "/sys"} {
+		brought = brought || path == api || strings.HasPrefix(path, api+"/")
+	}
+	if _, err := os.Lstat(inTree(root, path)); err != nil && !brought {
+		return mounts.Step{}, fmt.Errorf("--inaccessible=%s: %s does not exist in the tree; name an existing path", path, path)
+	}
+	return mounts.Step{Kind: mounts.KindInaccessible, Target: filepath.Clean(path)}, nil
 }
 
 func kind(fi os.FileInfo) string {

@@ -33,6 +33,8 @@ type container struct {
 	// seccomp is the filter compiled for the child while it starts up.
 	seccomp []unix.SockFilter
 	relay   *pty.Relay
+	// lock is held on the tree until nspawn ends (lock_files.go).
+	lock *treeLock
 	// ran: the payload was started, so --stats has something to say.
 	ran bool
 }
@@ -41,6 +43,7 @@ type container struct {
 // told to go ahead; on an error, abort undoes what was done.
 func (c *container) start() error {
 	for _, phase := range []func() error{
+		c.lockTree,         // before anything exists: a busy tree stops here
 		c.openChannels,     // the message pipe and the status socket
 		c.placeInCgroup,    // the scope, its limits and devices, its reaper
 		c.announce,         // "Spawning container ..."
@@ -55,6 +58,11 @@ func (c *container) start() error {
 		}
 	}
 	return nil
+}
+
+func (c *container) lockTree() (err error) {
+	c.lock, err = lockTree(c.plan.Root, c.plan.TreeLock)
+	return err
 }
 
 func (c *container) openChannels() (err error) {
@@ -131,6 +139,8 @@ func (c *container) cleanUp(status int) {
 		signal.Stop(c.signals)
 	}
 	c.cg.finish(c.plan, c.out, c.ran, status)
+	// Last: the tree is free once nothing of the container is left.
+	c.lock.release()
 }
 
 // awaitPayload reads the child's reports until the payload runs or its

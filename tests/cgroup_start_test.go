@@ -148,7 +148,8 @@ func TestCgroupKeepUnitSparesStranger(t *testing.T) {
 		t.Fatal("systemd-nspawn's container is not in payload/")
 	}
 
-	ours := inCgroup(unit, nspawnBin, "-q", "--keep-unit", "-D", busyboxTree, "true")
+	// -x: no lock on the tree, which systemd-nspawn holds.
+	ours := inCgroup(unit, nspawnBin, "-q", "-x", "--keep-unit", "-D", busyboxTree, "true")
 	var stderr strings.Builder
 	ours.Stderr = &stderr
 	err = ours.Run()

@@ -60,7 +60,9 @@ func TestCgroupSameNameRefused(t *testing.T) {
 	before := snapshotHost(t)
 	lr := startLive(t, "-q", "-D", busyboxTree, "-M", "twin", "sh", "-c", "sleep 1000 & echo ready; wait")
 	lr.waitLine(t, "ready")
-	r := run(t, "", "-q", "-D", busyboxTree, "-M", "twin", "true")
+	// -x: it takes no lock on the tree, which a second writer would find
+	// taken first.
+	r := run(t, "", "-q", "-x", "-D", busyboxTree, "-M", "twin", "true")
 	if r.status != 1 {
 		t.Errorf("second container: status %d, want 1", r.status)
 	}
