@@ -25,6 +25,10 @@ const (
 	KindWrite Kind = "write"
 	// KindRemove removes Target (not what a symlink points to).
 	KindRemove Kind = "remove"
+	// KindOverlay mounts an overlay of Lower (bottom first) with the
+	// upper directory Source (none: a throw-away tmpfs) at Target
+	// (--overlay, --overlay-ro); see overlay_mount.go.
+	KindOverlay Kind = "overlay"
 )
 
 // Step is one filesystem operation. Targets are absolute paths inside the
@@ -45,6 +49,9 @@ type Step struct {
 	// SourceInTree means Source is a path inside the tree (systemd-nspawn's
 	// "+" prefix), not on the host.
 	SourceInTree bool
+	// Lower are KindOverlay's lower directories, bottom first; a
+	// leading '+' marks a path inside the tree.
+	Lower []string
 	// Devices lists node names for KindDevices ("null", "zero", ...).
 	Devices []string
 	// Content and ModTime (Unix nanoseconds, 0 for now) are KindWrite's.

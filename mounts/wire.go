@@ -16,6 +16,7 @@ func AppendSteps(w *wire.Writer, steps []Step) {
 		w.Flag(m.ReadOnly)
 		w.Flag(m.Recursive)
 		w.Flag(m.SourceInTree)
+		w.Strs(m.Lower)
 		w.Strs(m.Devices)
 		w.Str(m.Content)
 		w.Num(uint64(m.ModTime))
@@ -39,6 +40,7 @@ func ReadSteps(r *wire.Reader) []Step {
 			ReadOnly:     r.Flag(),
 			Recursive:    r.Flag(),
 			SourceInTree: r.Flag(),
+			Lower:        r.Strs(),
 			Devices:      r.Strs(),
 			Content:      r.Str(),
 			ModTime:      int64(r.Num()),
