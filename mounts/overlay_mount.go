@@ -142,7 +142,7 @@ func overlay(root string, s Step) error {
 		}
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {
-		return fmt.Errorf("overlay on %s: %w (dmesg says why overlayfs refused)", s.Target, err)
+		return fmt.Errorf("overlay on %s: %w%s", s.Target, err, fsLog(fd))
 	}
 	var attr int
 	if s.ReadOnly {
@@ -161,6 +161,26 @@ func overlay(root string, s Step) error {
 		return fmt.Errorf("overlay on %s: %w", s.Target, err)
 	}
 	return nil
+}
+
+// fsLog is what the filesystem said about a refused mount (overlayfs
+// names the layer and its fault), read from the fs context fd, as ": ..."
+// or "" when it said nothing.
+func fsLog(fd int) string {
+	var msgs []string
+	buf := make([]byte, 1024)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		// Each message is "e overlay: ...", "w ..." or "i ...".
+		msgs = append(msgs, strings.TrimSpace(string(buf[min(n, 2):n])))
+	}
+	if len(msgs) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(msgs, "; ") + ")"
 }
 
 // ownerOf reads the uid= of tmpfs-style options (0 without one).

@@ -136,6 +136,8 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"--overlay=" + dir + ":" + tree + ":/mnt", "true"}, nil, "upper directory " + tree + " is inside lower directory " + dir},
 		{[]string{"--overlay=" + tree + ":" + dir + ":/mnt", "true"}, nil, "lower directory " + tree + " is inside upper directory " + dir},
 		{[]string{"--overlay=" + tree + ":/proc/sys:/mnt", "true"}, nil, "upper directory /proc/sys is on a kernel filesystem, which overlayfs cannot write to"},
+		{[]string{"--overlay=" + tree + ":/proc:/mnt", "true"}, nil, "upper directory /proc is on a kernel filesystem"},
+		{[]string{"--overlay=" + tree + ":/dev/shm:/mnt", "true"}, nil, "upper directory /dev/shm is a mount point, and overlayfs needs its work directory beside it"},
 		{[]string{"--overlay-ro=/missing:" + dir + ":/mnt", "true"}, nil, "--overlay-ro=/missing:" + dir + ":/mnt: lower directory /missing does not exist"},
 		{[]string{"--read-only", "--overlay=" + dir + "::/nowhere", "true"}, nil, "--read-only: mount point /nowhere is missing in the tree"},
 		{[]string{"--resolv-conf=maybe-host", "true"}, nil, "--resolv-conf=maybe-host: unknown mode"},

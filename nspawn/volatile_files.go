@@ -95,12 +95,12 @@ func checkOverlay(root string, s mounts.Step) error {
 		if fi, err := os.Stat(host(l)); err != nil || !fi.IsDir() {
 			return fmt.Errorf("lower directory %s does not exist or is not a directory", l)
 		}
-		lowers = append(lowers, host(l))
+		lowers = append(lowers, realPath(host(l)))
 	}
 	if s.Source == "" {
 		return nil
 	}
-	upper := host(s.Source)
+	upper := realPath(host(s.Source))
 	if fi, err := os.Stat(upper); err != nil || !fi.IsDir() {
 		return fmt.Errorf("upper directory %s does not exist or is not a directory; create it, or leave it empty for a throw-away one", s.Source)
 	}
@@ -121,5 +121,20 @@ func checkOverlay(root string, s mounts.Step) error {
 			return fmt.Errorf("upper directory %s is on %s, which overlayfs cannot write to; pick one on ext4, xfs, btrfs or tmpfs", s.Source, why)
 		}
 	}
+	// overlayfs wants its work directory on the upper's mount, and
+	// nspawn makes it beside the upper, as systemd-nspawn does.
+	var up, parent unix.Stat_t
+	if unix.Stat(upper, &up) == nil && unix.Stat(filepath.Dir(upper), &parent) == nil && up.Dev != parent.Dev {
+		return fmt.Errorf("upper directory %s is a mount point, and overlayfs needs its work directory beside it on the same filesystem; use a directory below it", s.Source)
+	}
 	return nil
+}
+
+// realPath is p with its symlinks resolved, to compare layers by where
+// they are.
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
 }

@@ -57,6 +57,10 @@ func TestVolatileModes(t *testing.T) {
 	if out := mustRun(t, tree, "--volatile=state", "-U", "/bin/sh", "-c", "stat -c '%u' /var; echo x > /var/v && echo ok"); out != "0\nok\n" {
 		t.Errorf("--volatile=state -U: got %q", out)
 	}
+	// With -x, on the throw-away overlay.
+	if out := mustRun(t, tree, "-x", "--volatile=state", "/bin/sh", "-c", volatileProbe); out != want["state"] {
+		t.Errorf("-x --volatile=state: got %q", out)
+	}
 	if got := treeDigest(t, tree); got != digest {
 		t.Errorf("--volatile changed the tree")
 	}
@@ -116,6 +120,10 @@ func TestOverlay(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(up, "n")); err != nil || string(b) != "n\n" {
 		t.Errorf("the upper directory did not keep the write: %q %v", b, err)
+	}
+	// In a user namespace the throw-away upper is the container root's.
+	if out := mustRun(t, tree, "-U", "--overlay="+lo1+"::/mnt", "/bin/sh", "-c", "echo n > /mnt/n && stat -c %u /mnt"); out != "0\n" {
+		t.Errorf("-U --overlay: got %q", out)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
 		t.Errorf("left beside the layers: %v", entries)
