@@ -204,4 +204,25 @@ func TestVolatileSameAsSystemdNspawn(t *testing.T) {
 			t.Errorf("--volatile=%s: ours\n%ssystemd-nspawn's\n%s", mode, ours, got)
 		}
 	}
+	// --overlay and --overlay-ro: the same layers seen, the same writes
+	// allowed, each with an upper directory of its own.
+	dir := t.TempDir()
+	lo1, lo2 := filepath.Join(dir, "lo1"), filepath.Join(dir, "lo2")
+	for _, d := range []string{lo1, lo2, filepath.Join(dir, "ours"), filepath.Join(dir, "theirs")} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(filepath.Join(lo1, "a"), []byte("a1\n"), 0o644)
+	os.WriteFile(filepath.Join(lo1, "b"), []byte("b1\n"), 0o644)
+	os.WriteFile(filepath.Join(lo2, "b"), []byte("b2\n"), 0o644)
+	probe := `cat /mnt/a /mnt/b /srv/b; (echo n > /mnt/n) 2>/dev/null && echo mnt written; (echo n > /srv/n) 2>/dev/null || echo srv refused; (echo n > /opt/n) 2>/dev/null && echo opt written`
+	overlays := func(upper string) []string {
+		return []string{"--overlay=" + lo1 + ":" + lo2 + ":" + upper + ":/mnt", "--overlay-ro=" + lo1 + ":" + lo2 + ":/srv", "--overlay=" + lo2 + "::/opt"}
+	}
+	ours := mustRun(t, tree, append(append([]string{"-M", "ours-overlay"}, overlays(filepath.Join(dir, "ours"))...), "/bin/sh", "-c", probe)...)
+	theirs, err := exec.Command(sdn, append(append([]string{"--register=no", "--keep-unit", "-q", "-M", "theirs-overlay", "-D", copyTree(t, tree)}, overlays(filepath.Join(dir, "theirs"))...), "/bin/sh", "-c", probe)...).Output()
+	if err != nil {
+		t.Errorf("systemd-nspawn --overlay: %v", err)
+	} else if got := strings.ReplaceAll(string(theirs), "\r\n", "\n"); got != ours || ours != "a1\nb2\nb2\nmnt written\nsrv refused\nopt written\n" {
+		t.Errorf("--overlay: ours\n%ssystemd-nspawn's\n%s", ours, got)
+	}
 }
