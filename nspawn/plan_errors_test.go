@@ -150,6 +150,7 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"-D", shifted, "--private-users=pick", "--private-users-ownership=map", "true"}, nil, "chowned before"},
 		{[]string{"--private-users=65536", "--private-users-ownership=chown", "--read-only", "true"}, nil, "--read-only and --private-users-ownership=chown exclude each other"},
 		{[]string{"-x", "--private-users=65536", "--private-users-ownership=chown", "true"}, nil, "--ephemeral and --private-users-ownership=chown exclude each other"},
+		{[]string{"--volatile=overlay", "--private-users=65536", "--private-users-ownership=chown", "true"}, nil, "--volatile=overlay and --private-users-ownership=chown exclude each other"},
 		{[]string{"--private-users=65537:65536", "--private-users-ownership=chown", "true"}, nil, "the range must be 65536 IDs from a multiple of 65536"},
 		// Security.
 		{[]string{"--capability=CAP_BOGUS", "true"}, nil, "--capability=CAP_BOGUS:"},
