@@ -31,6 +31,9 @@ func Stage(root string, view TreeView) error {
 	if err := stageTree(root, view); err != nil {
 		return err
 	}
+	if err := Volatile(root, view.Volatile, view.Owner); err != nil {
+		return err
+	}
 	if err := unix.Mount("", root, "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("share %s with the container: %w", root, err)
 	}
@@ -46,12 +49,18 @@ type TreeView struct {
 	Shift uint32
 	// Ephemeral shows a throw-away overlay of it (see Ephemeral).
 	Ephemeral bool
+	// Volatile is --volatile's mode (see Volatile): "", "no", "yes",
+	// "state" or "overlay". Owner is the host's ID of the container's
+	// root, whose its tmpfs are.
+	Volatile string
+	Owner    uint32
 }
 
 // stageTree mounts the tree over itself in the staging namespace: as it
 // is, ID-mapped, or as a throw-away overlay of either.
 func stageTree(root string, view TreeView) error {
-	mapNS, ephemeral := view.MapNS, view.Ephemeral
+	mapNS := view.MapNS
+	ephemeral := view.Ephemeral || view.Volatile == "overlay"
 	if mapNS <= 0 && !ephemeral {
 		if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind %s onto itself: %w", root, err)
@@ -206,6 +215,8 @@ func apply(root string, s Step, ids IDs) error {
 		return remove(root, s.Target)
 	case KindInaccessible:
 		return inaccessible(root, s.Target)
+	case KindOverlay:
+		return overlay(root, s)
 	default:
 		return fmt.Errorf("unknown mount step %q", s.Kind)
 	}

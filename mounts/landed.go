@@ -18,7 +18,7 @@ import (
 func Landed(pid int, root string, steps ...[]Step) error {
 	for _, list := range steps {
 		for _, s := range list {
-			if (s.Kind != KindFS && s.Kind != KindBind) || s.BestEffort {
+			if (s.Kind != KindFS && s.Kind != KindBind && s.Kind != KindOverlay) || s.BestEffort {
 				continue
 			}
 			if err := landed(pid, root, s); err != nil {
@@ -47,6 +47,8 @@ func landed(pid int, root string, s Step) error {
 	what := s.FSType
 	if s.Kind == KindBind {
 		what = "bind " + s.Source
+	} else if s.Kind == KindOverlay {
+		what = "overlay"
 	}
 	return fmt.Errorf("%s on %s did not reach the container (%v): check how the tree's mounts there propagate (findmnt -o+PROPAGATION)", what, s.Target, err)
 }

@@ -28,6 +28,10 @@ const (
 	// KindInaccessible binds an empty, mode-0 node of Target's type over
 	// it, read-only (--inaccessible).
 	KindInaccessible Kind = "inaccessible"
+	// KindOverlay mounts an overlay of Lower (bottom first) with the
+	// upper directory Source (none: a throw-away tmpfs) at Target
+	// (--overlay, --overlay-ro); see overlay_mount.go.
+	KindOverlay Kind = "overlay"
 )
 
 // Step is one filesystem operation. Targets are absolute paths inside the
@@ -51,6 +55,9 @@ type Step struct {
 	// IDMap is how a KindBind shows its files' owners (--bind's idmap
 	// options); empty for as they are.
 	IDMap IDMap
+	// Lower are KindOverlay's lower directories, bottom first; a
+	// leading '+' marks a path inside the tree.
+	Lower []string
 	// Devices lists node names for KindDevices ("null", "zero", ...).
 	Devices []string
 	// Content and ModTime (Unix nanoseconds, 0 for now) are KindWrite's.

@@ -103,6 +103,10 @@ func OwnedBy(steps []Step, uid uint32) []Step {
 				s = Devpts{TTYGroup: ttyGroup + uid}.Step()
 			}
 		}
+		if s.Kind == KindOverlay && s.Source == "" {
+			// Its throw-away upper directory is root's (overlay_mount.go).
+			s.Data = fmt.Sprintf("uid=%d", uid)
+		}
 		out[i] = s
 	}
 	return out

@@ -17,6 +17,7 @@ func AppendSteps(w *wire.Writer, steps []Step) {
 		w.Flag(m.Recursive)
 		w.Flag(m.SourceInTree)
 		w.Str(string(m.IDMap))
+		w.Strs(m.Lower)
 		w.Strs(m.Devices)
 		w.Str(m.Content)
 		w.Num(uint64(m.ModTime))
@@ -41,6 +42,7 @@ func ReadSteps(r *wire.Reader) []Step {
 			Recursive:    r.Flag(),
 			SourceInTree: r.Flag(),
 			IDMap:        IDMap(r.Str()),
+			Lower:        r.Strs(),
 			Devices:      r.Strs(),
 			Content:      r.Str(),
 			ModTime:      int64(r.Num()),

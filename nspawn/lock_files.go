@@ -52,7 +52,9 @@ func (p *Plan) planTreeLock(o *Options, env []string) error {
 	if o.Ephemeral || !p.envBool(env, knobLock, true) {
 		return nil
 	}
-	if o.ReadOnly {
+	// --volatile never writes the tree either: it reads it as
+	// --read-only does.
+	if on, err := parseBool(o.Volatile); o.ReadOnly || o.Volatile != "" && (err != nil || on) {
 		if p.Root != "/" {
 			p.TreeLock = lockShared
 		}

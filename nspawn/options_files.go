@@ -1,12 +1,19 @@
 package nspawn
 
-import "github.com/spf13/pflag"
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/nspawn/nspawn/mounts"
+)
 
 // FilesOptions are the options of the container's files and devices
 // beyond binds and tmpfs: the journal, credentials, the root inside the
 // tree (systemd.nspawn(5)'s [Files] section).
 type FilesOptions struct {
 	Ephemeral       bool
+	Volatile        string
+	Overlays        []string
+	OverlaysRO      []string
 	LinkJournal     string
 	PivotRoot       string
 	SetCredentials  []string
@@ -18,6 +25,11 @@ type FilesOptions struct {
 // names for --help.
 func declareFilesOptions(fs *pflag.FlagSet, o *FilesOptions) {
 	fs.BoolVarP(&o.Ephemeral, "ephemeral", "x", false, "Run on a throw-away overlay of the tree, gone when the container ends; the tree is never written")
+	fs.StringVar(&o.Volatile, "volatile", "", "Run on a tmpfs the tree is shown through, read-only: yes (the tree's /usr alone), state (a tmpfs /var), overlay (an overlay of it all) or no")
+	fs.Lookup("volatile").NoOptDefVal = "yes"
+	fs.SetAnnotation("volatile", "values", mounts.VolatileModes)
+	fs.StringArrayVar(&o.Overlays, "overlay", nil, "Mount an overlay at the last PATH: the lower directories, then the upper one writes go to (empty: a throw-away one)")
+	fs.StringArrayVar(&o.OverlaysRO, "overlay-ro", nil, "Similar, but a read-only overlay")
 	fs.StringVar(&o.LinkJournal, "link-journal", "", "Link the container's journal into the host's /var/log/journal: no, host, try-host, guest, try-guest or auto (the default)")
 	fs.SetAnnotation("link-journal", "values", journalModes)
 	// -j has no long name in systemd-nspawn; pflag needs one, kept out
@@ -31,6 +43,9 @@ func declareFilesOptions(fs *pflag.FlagSet, o *FilesOptions) {
 	fs.StringArrayVar(&o.Inaccessible, "inaccessible", nil, "Make PATH inaccessible: an empty node of its type with mode 0 over it")
 	argNames(fs, map[string]string{
 		"inaccessible":    "PATH",
+		"volatile":        "MODE",
+		"overlay":         "PATH[:PATH...]:PATH",
+		"overlay-ro":      "PATH[:PATH...]:PATH",
 		"link-journal":    "MODE",
 		"pivot-root":      "PATH[:OLD]",
 		"set-credential":  "ID:VALUE",

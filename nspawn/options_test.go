@@ -142,6 +142,7 @@ func TestHelpValuesParse(t *testing.T) {
 			}
 			return nil
 		},
+		"volatile":                  func(v string) error { _, err := parseVolatile(v); return err },
 		"restrict-address-families": func(v string) error { var a security.AddressFamilies; return a.Add(v) },
 	}
 	newFlagSet(&Options{}).VisitAll(func(f *pflag.Flag) {

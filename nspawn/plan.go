@@ -77,6 +77,11 @@ type Plan struct {
 	// TreeLock is how the tree is locked against other containers
 	// (lock_files.go).
 	TreeLock treeLockMode
+	// Volatile is --volatile's mode, "" for no (mounts.Volatile).
+	Volatile string
+	// OverlayWork are the work directories of the overlays with an
+	// upper directory, removed when the container ends.
+	OverlayWork []string
 	// Journal is --link-journal.
 	Journal journalPlan
 	// Exec is the payload's execution environment beyond who runs it
@@ -233,10 +238,19 @@ func (p *Plan) planLifecycle(o *Options, _ *Facts) error {
 // planMounts lists every mount, by phase, with --resolv-conf's and
 // --timezone's binds after the others and their file changes last, as
 // systemd-nspawn orders them.
-func (p *Plan) planMounts(o *Options, host *Facts) error {
-	steps, err := mountPlan(o, p.Root, host.Cwd, p.envBool(host.Env, knobTmpfsTmp, true))
+func (p *Plan) planMounts(o *Options, host *Facts) (err error) {
+	if p.Volatile, err = planVolatile(o, p.Root); err != nil {
+		return err
+	}
+	steps, err := mountPlan(o, p.Root, host.Cwd, p.envBool(host.Env, knobTmpfsTmp, true), p.Volatile)
 	if err != nil {
 		return err
+	}
+	for _, s := range steps {
+		if s.Kind == mounts.KindOverlay && s.Source != "" && !s.ReadOnly {
+			upper, _ := mounts.OverlaySource(p.Root, s.Source)
+			p.OverlayWork = append(p.OverlayWork, mounts.OverlayWorkDir(upper))
+		}
 	}
 	resolv, err := parseMode("--resolv-conf", o.ResolvConf, resolvModes)
 	if err != nil {
@@ -368,7 +382,7 @@ func namespaces(shareNetwork, timeNS bool) uintptr {
 // stays writable; then the standard API filesystems; then the user's binds
 // and tmpfs mounts, parents before children. Bind sources and destinations
 // are checked here, before anything is created.
-func mountPlan(o *Options, root, cwd string, tmpfsTmp bool) ([]mounts.Step, error) {
+func mountPlan(o *Options, root, cwd string, tmpfsTmp bool, volatile string) ([]mounts.Step, error) {
 	var custom []mounts.Step
 	for _, b := range []struct {
 		flag  string
@@ -394,6 +408,11 @@ func mountPlan(o *Options, root, cwd string, tmpfsTmp bool) ([]mounts.Step, erro
 			custom = append(custom, s)
 		}
 	}
+	overlays, err := planOverlays(o, root)
+	if err != nil {
+		return nil, err
+	}
+	custom = append(custom, overlays...)
 	for _, spec := range o.Tmpfs {
 		s, err := mounts.ParseTmpfs(spec)
 		if err != nil {
@@ -409,10 +428,14 @@ func mountPlan(o *Options, root, cwd string, tmpfsTmp bool) ([]mounts.Step, erro
 		}
 		custom = append(custom, s)
 	}
-	if o.ReadOnly {
+	if o.ReadOnly || volatile == "state" {
+		flag := pick(o.ReadOnly, "--read-only", "--volatile=state")
 		for _, s := range custom {
+			if volatile == "state" && (s.Target == "/var" || strings.HasPrefix(s.Target, "/var/")) {
+				continue // on the tmpfs /var
+			}
 			if _, err := os.Lstat(inTree(root, s.Target)); err != nil {
-				return nil, fmt.Errorf("--read-only: mount point %s is missing in the tree and cannot be created in a read-only one; create it first", s.Target)
+				return nil, fmt.Errorf("%s: mount point %s is missing in the tree and cannot be created in a read-only one; create it first", flag, s.Target)
 			}
 		}
 	}

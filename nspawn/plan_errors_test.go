@@ -40,6 +40,9 @@ func TestPlanErrors(t *testing.T) {
 	noOSRelease := filepath.Join(dir, "noosrelease")
 	fakeTree(noOSRelease)
 	noCheck := func(f *Facts) { f.Env = append(f.Env, "SYSTEMD_NSPAWN_CHECK_OS_RELEASE=0") }
+	withVar := filepath.Join(dir, "withvar")
+	fakeTree(withVar)
+	os.MkdirAll(filepath.Join(withVar, "var"), 0o755)
 	shifted := filepath.Join(dir, "shifted")
 	fakeTree(shifted)
 	os.Chown(shifted, 65536, 65536)
@@ -120,6 +123,28 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"--inaccessible=etc", "true"}, nil, "--inaccessible=etc: the path must be absolute"},
 		{[]string{"--inaccessible=/", "true"}, nil, "--inaccessible=/: the container's root cannot be made inaccessible"},
 		{[]string{"--inaccessible=/nowhere", "true"}, nil, "--inaccessible=/nowhere: /nowhere does not exist in the tree"},
+		{[]string{"--volatile=bogus", "true"}, nil, "--volatile=bogus: unknown mode; use one of no, yes, state, overlay"},
+		{[]string{"--volatile", "--read-only", "true"}, nil, "--volatile=yes: cannot be combined with --read-only"},
+		{[]string{"--volatile=overlay", "--read-only", "true"}, nil, "--volatile=overlay: cannot be combined with --read-only"},
+		{[]string{"--volatile=yes", "true"}, nil, "--volatile=yes: the tree's /bin is a directory, not merged into /usr"},
+		{[]string{"--volatile=state", "true"}, nil, "--volatile=state: the tree has no /var directory"},
+		{[]string{"-D", withVar, "--volatile=state", "--tmpfs=/nowhere", "true"}, nil, "--volatile=state: mount point /nowhere is missing in the tree"},
+		{[]string{"--overlay=/only", "true"}, nil, "--overlay=/only: needs at least LOWER:UPPER"},
+		{[]string{"--overlay=relative:" + dir, "true"}, nil, `--overlay=relative:` + dir + `: lower directory "relative" is not an absolute path`},
+		{[]string{"--overlay=" + dir + ":relative", "true"}, nil, `upper directory "relative" is not an absolute path`},
+		{[]string{"--overlay=" + dir + ":", "true"}, nil, "the upper directory is empty"},
+		{[]string{"--overlay=" + dir + "::rel", "true"}, nil, `destination "rel" is not an absolute path`},
+		{[]string{"--overlay=/missing:" + dir + ":/mnt", "true"}, nil, "lower directory /missing does not exist"},
+		{[]string{"--overlay=+/missing::/mnt", "true"}, nil, "lower directory +/missing does not exist"},
+		{[]string{"--overlay=" + hostFile + "::/mnt", "true"}, nil, "lower directory " + hostFile + " does not exist or is not a directory"},
+		{[]string{"--overlay=" + dir + ":/missing:/mnt", "true"}, nil, "upper directory /missing does not exist"},
+		{[]string{"--overlay=" + dir + ":" + tree + ":/mnt", "true"}, nil, "upper directory " + tree + " is inside lower directory " + dir},
+		{[]string{"--overlay=" + tree + ":" + dir + ":/mnt", "true"}, nil, "lower directory " + tree + " is inside upper directory " + dir},
+		{[]string{"--overlay=" + tree + ":/proc/sys:/mnt", "true"}, nil, "upper directory /proc/sys is on a kernel filesystem, which overlayfs cannot write to"},
+		{[]string{"--overlay=" + tree + ":/proc:/mnt", "true"}, nil, "upper directory /proc is on a kernel filesystem"},
+		{[]string{"--overlay=" + tree + ":/dev/shm:/mnt", "true"}, nil, "upper directory /dev/shm is a mount point, and overlayfs needs its work directory beside it"},
+		{[]string{"--overlay-ro=/missing:" + dir + ":/mnt", "true"}, nil, "--overlay-ro=/missing:" + dir + ":/mnt: lower directory /missing does not exist"},
+		{[]string{"--read-only", "--overlay=" + dir + "::/nowhere", "true"}, nil, "--read-only: mount point /nowhere is missing in the tree"},
 		{[]string{"--resolv-conf=maybe-host", "true"}, nil, "--resolv-conf=maybe-host: unknown mode"},
 		{[]string{"--link-journal=sometimes", "true"}, nil, "--link-journal=sometimes: unknown mode"},
 		{[]string{"--link-journal=guest", "--uuid=0123456789abcdef0123456789abcdef", "true"}, sameMachineID, "the tree's machine ID is the host's"},
@@ -130,6 +155,7 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"-D", shifted, "--private-users=pick", "--private-users-ownership=map", "true"}, nil, "chowned before"},
 		{[]string{"--private-users=65536", "--private-users-ownership=chown", "--read-only", "true"}, nil, "--read-only and --private-users-ownership=chown exclude each other"},
 		{[]string{"-x", "--private-users=65536", "--private-users-ownership=chown", "true"}, nil, "--ephemeral and --private-users-ownership=chown exclude each other"},
+		{[]string{"--volatile=overlay", "--private-users=65536", "--private-users-ownership=chown", "true"}, nil, "--volatile=overlay and --private-users-ownership=chown exclude each other"},
 		{[]string{"--private-users=65537:65536", "--private-users-ownership=chown", "true"}, nil, "the range must be 65536 IDs from a multiple of 65536"},
 		// Security.
 		{[]string{"--capability=CAP_BOGUS", "true"}, nil, "--capability=CAP_BOGUS:"},

@@ -32,7 +32,11 @@ func (c *container) startChild() error {
 		err := c.stageTree()
 		started <- err
 		if err == nil {
-			exited <- wait(c.pid)
+			ws := wait(c.pid)
+			c.removeOverlayWork()
+			exited <- ws
+		} else {
+			c.removeOverlayWork()
 		}
 	}()
 	if err := <-started; err != nil {
@@ -46,9 +50,12 @@ func (c *container) startChild() error {
 // clone (mounts.Phases says when each runs and why).
 func (c *container) stageTree() error {
 	root := c.plan.Root
-	view := mounts.TreeView{MapNS: c.ids.treeMapNS, Ephemeral: c.plan.Ephemeral}
+	view := mounts.TreeView{MapNS: c.ids.treeMapNS, Ephemeral: c.plan.Ephemeral, Volatile: c.plan.Volatile}
 	if c.ids.treeMapNS > 0 {
 		view.Shift = c.ids.Shift
+	}
+	if c.ids.Shifted() {
+		view.Owner = c.ids.Shift
 	}
 	if err := mounts.Stage(root, view); err != nil {
 		return err
@@ -87,6 +94,15 @@ func (c *container) stageTree() error {
 	// Every requested mount must be there: one that did not propagate
 	// into the container's copy is an error, not a silent gap.
 	return mounts.Landed(c.pid, root, c.mounts.Staged, c.mounts.Late)
+}
+
+// removeOverlayWork removes the work directories overlayfs used beside
+// the --overlay upper directories, once the container is gone, as
+// systemd-nspawn does; the upper directories keep what was written.
+func (c *container) removeOverlayWork() {
+	for _, dir := range c.plan.OverlayWork {
+		os.RemoveAll(dir)
+	}
 }
 
 // mount makes steps in the tree, in the staging namespace.

@@ -63,6 +63,9 @@ func (p *Plan) planUserNS(o *Options, _ *Facts) error {
 		if c.Ownership == userns.OwnershipChown && o.Ephemeral {
 			return fmt.Errorf("--ephemeral and --private-users-ownership=chown exclude each other: -x never writes the tree (use map)")
 		}
+		if mode, _ := parseVolatile(o.Volatile); c.Ownership == userns.OwnershipChown && mode != "" {
+			return fmt.Errorf("--volatile=%s and --private-users-ownership=chown exclude each other: --volatile never writes the tree (use map)", o.Volatile)
+		}
 		if c.Ownership == userns.OwnershipChown && (c.Shift%userns.RangeSize != 0 || c.Size != userns.RangeSize) {
 			return fmt.Errorf("--private-users-ownership=chown: the range must be 65536 IDs from a multiple of 65536, not %d:%d", c.Shift, c.Size)
 		}
@@ -106,7 +109,7 @@ func settleUserNS(plan *Plan, out reporter) (idMapping, error) {
 		case err == nil:
 			m.treeMapNS = ns
 			c.Ownership = userns.OwnershipMap
-		case errors.Is(err, mounts.ErrNoIDMap) && c.Ownership == userns.OwnershipAuto && !plan.Mounts.ReadOnlyTree() && !plan.Ephemeral:
+		case errors.Is(err, mounts.ErrNoIDMap) && c.Ownership == userns.OwnershipAuto && !plan.Mounts.ReadOnlyTree() && !plan.Ephemeral && plan.Volatile == "":
 			c.Ownership = userns.OwnershipChown
 		default:
 			return m, fmt.Errorf("--private-users-ownership=map: %w; use chown", err)
