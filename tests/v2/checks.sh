@@ -22,8 +22,14 @@ errs() { tr '\n' ' ' <"$E" | cut -c1-300; }
 
 now() { cut -d' ' -f1 /proc/uptime; }   # seconds.centiseconds
 
-# alive PID: running, not a zombie waiting for us.
-alive() { [ -e "/proc/$1" ] && ! grep -q ') Z ' "/proc/$1/stat" 2>/dev/null; }
+# alive PID: running, not a zombie waiting for us. Read by the shell's
+# own read, not a forked grep: ash reaps a finished background job when it
+# forks, so between "[ -e /proc/PID ]" and a grep of its stat the zombie
+# could vanish, the grep fail, and a dead nspawn pass for a live one.
+alive() {
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+    case $line in *") Z "*) return 1 ;; esac
+}
 
 # wait_up NAME PID: until the scope's payload has a process (30 s, TCG is
 # slow), or nspawn has exited.
