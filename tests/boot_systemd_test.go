@@ -219,3 +219,26 @@ func TestBootSystemdShifted(t *testing.T) {
 		t.Errorf("left behind: %q", left)
 	}
 }
+
+// TestBootSystemdEphemeral: the systemd tree boots to running on a
+// throw-away root (-x), and powers off, leaving the tree byte-identical
+// and nothing on the host.
+func TestBootSystemdEphemeral(t *testing.T) {
+	tree := systemdTree(t)
+	digest := treeDigest(t, tree)
+	before := snapshotHost(t)
+	b := bootSystemd(t, tree, "-x")
+	b.waitReady(t)
+	b.waitRunning(t)
+	if out, err := b.inside(t, "sh", "-c", "echo booted > /var/lib/ephemeral-marker && cat /var/lib/ephemeral-marker"); err != nil || out != "booted\n" {
+		t.Errorf("writing inside: %q (%v)", out, err)
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	if status := b.wait(t); status != 0 {
+		t.Errorf("status %d after SIGTERM, want 0; stderr %q", status, b.stderr.String())
+	}
+	checkNoLeaks(t, before)
+	if treeDigest(t, tree) != digest {
+		t.Errorf("-x -b changed the tree")
+	}
+}

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -234,6 +235,39 @@ func TestFilesEphemeral(t *testing.T) {
 	}
 	if got := treeDigest(t, tree); got != digest {
 		t.Errorf("-x changed the tree")
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestFilesEphemeralMany: 20 throw-away containers of one tree at once,
+// each writing the same path, each see only their own write.
+func TestFilesEphemeralMany(t *testing.T) {
+	const n = 20
+	tree := copyTree(t, busyboxTree)
+	digest := treeDigest(t, tree)
+	before := snapshotHost(t)
+	type out struct {
+		i   int
+		got string
+		err error
+	}
+	results := make(chan out, n)
+	for i := range n {
+		go func() {
+			mine := fmt.Sprint(i)
+			cmd := exec.Command(nspawnBin, "-q", "-x", "-D", tree, "/bin/sh", "-c", "echo "+mine+" > /etc/shared; sleep 1; cat /etc/shared")
+			b, err := cmd.Output()
+			results <- out{i, string(b), err}
+		}()
+	}
+	for range n {
+		r := <-results
+		if r.err != nil || r.got != fmt.Sprintf("%d\n", r.i) {
+			t.Errorf("container %d: got %q (%v), want its own write", r.i, r.got, r.err)
+		}
+	}
+	if treeDigest(t, tree) != digest {
+		t.Errorf("the -x containers changed the tree")
 	}
 	checkNoLeaks(t, before)
 }
