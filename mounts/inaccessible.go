@@ -21,7 +21,7 @@ func inaccessible(root, target string) error {
 	if err := unix.Lstat(p, &st); err != nil {
 		return fmt.Errorf("make %s inaccessible: %w", target, err)
 	}
-	tmp, err := nodeTmpfs()
+	tmp, err := detachedTmpfs(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, "size=4k", "mode=0755")
 	if err != nil {
 		return fmt.Errorf("make %s inaccessible: %w", target, err)
 	}
@@ -50,23 +50,4 @@ func inaccessible(root, target string) error {
 		return fmt.Errorf("make %s inaccessible: %w", target, err)
 	}
 	return nil
-}
-
-// nodeTmpfs returns a small tmpfs that is mounted nowhere, its root
-// open for the *at calls.
-func nodeTmpfs() (int, error) {
-	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(fsfd)
-	for key, value := range map[string]string{"size": "4k", "mode": "0755"} {
-		if err := unix.FsconfigSetString(fsfd, key, value); err != nil {
-			return -1, err
-		}
-	}
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return -1, err
-	}
-	return unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 }

@@ -17,9 +17,9 @@ import (
 // tree itself is never written. systemd-nspawn's -x copies the tree
 // instead (a snapshot on btrfs).
 func Ephemeral(root, lower string, shift uint32) error {
-	upper, err := detachedTmpfs()
+	upper, err := detachedTmpfs(0, "mode=0700")
 	if err != nil {
-		return err
+		return fmt.Errorf("-x: %w", err)
 	}
 	defer unix.Close(upper)
 	// The merged root takes the upper directory's owner and mode: the
@@ -66,22 +66,29 @@ func Ephemeral(root, lower string, shift uint32) error {
 	return nil
 }
 
-// detachedTmpfs is a tmpfs mounted nowhere, as an fd.
-func detachedTmpfs() (int, error) {
+// detachedTmpfs is a tmpfs mounted nowhere, as an fd with the mount
+// attributes attr, made with options ("mode=0700", "size=4k", ...): it
+// belongs to no path, so nothing of it can outlive the namespaces that
+// hold it, and it is reached through the fd (its /proc/self/fd path or
+// the *at calls).
+func detachedTmpfs(attr int, options ...string) (int, error) {
 	fd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return -1, fmt.Errorf("-x: open a tmpfs: %w", err)
+		return -1, fmt.Errorf("open a tmpfs: %w", err)
 	}
 	defer unix.Close(fd)
-	if err := unix.FsconfigSetString(fd, "mode", "0700"); err != nil {
-		return -1, fmt.Errorf("-x: tmpfs mode: %w", err)
+	for _, kv := range options {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := unix.FsconfigSetString(fd, k, v); err != nil {
+			return -1, fmt.Errorf("tmpfs option %s: %w", kv, err)
+		}
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {
-		return -1, fmt.Errorf("-x: make a tmpfs: %w", err)
+		return -1, fmt.Errorf("make a tmpfs: %w", err)
 	}
-	mnt, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	mnt, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, attr)
 	if err != nil {
-		return -1, fmt.Errorf("-x: mount a tmpfs: %w", err)
+		return -1, fmt.Errorf("mount a tmpfs: %w", err)
 	}
 	return mnt, nil
 }

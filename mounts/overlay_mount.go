@@ -91,9 +91,9 @@ func overlay(root string, s Step) error {
 	}
 	opts := [][2]string{}
 	if s.Source == "" {
-		tmp, err := detachedTmpfs()
+		tmp, err := detachedTmpfs(0, "mode=0700")
 		if err != nil {
-			return err
+			return fmt.Errorf("overlay on %s: %w", s.Target, err)
 		}
 		defer unix.Close(tmp)
 		owner := ownerOf(s.Data)

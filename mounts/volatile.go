@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,30 +54,13 @@ func volatileState(root string, owner uint32) error {
 // base_filesystem_create() adds to a bare /usr (the merged-/usr symlinks,
 // the top directories), so the container can boot from /usr alone.
 func volatileYes(root string, owner uint32) error {
-	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("--volatile=yes: open a tmpfs: %w", err)
-	}
-	defer unix.Close(fs)
-	for _, kv := range []string{"mode=0755", "size=25%", "nr_inodes=1m"} {
-		k, v, _ := strings.Cut(kv, "=")
-		if err := unix.FsconfigSetString(fs, k, v); err != nil {
-			return fmt.Errorf("--volatile=yes: tmpfs %s: %w", kv, err)
-		}
-	}
+	options := []string{"mode=0755", "size=25%", "nr_inodes=1m"}
 	if owner != 0 {
-		for _, k := range []string{"uid", "gid"} {
-			if err := unix.FsconfigSetString(fs, k, fmt.Sprint(owner)); err != nil {
-				return fmt.Errorf("--volatile=yes: tmpfs %s: %w", k, err)
-			}
-		}
+		options = append(options, fmt.Sprintf("uid=%d", owner), fmt.Sprintf("gid=%d", owner))
 	}
-	if err := unix.FsconfigCreate(fs); err != nil {
-		return fmt.Errorf("--volatile=yes: make a tmpfs: %w", err)
-	}
-	top, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_STRICTATIME)
+	top, err := detachedTmpfs(unix.MOUNT_ATTR_STRICTATIME, options...)
 	if err != nil {
-		return fmt.Errorf("--volatile=yes: mount a tmpfs: %w", err)
+		return fmt.Errorf("--volatile=yes: %w", err)
 	}
 	defer unix.Close(top)
 	// The tmpfs is reached by its fd's path: it has no other.
