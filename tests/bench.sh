@@ -102,6 +102,55 @@ for title, res in (("back to back", load(sys.argv[1])), ("50 ms apart", load(sys
         print(f"{'ours/sdn, both -U':<20}{res['ours -U'][0] / res['systemd-nspawn -U'][0]:>10.2f}")
 EOF
 
+# Ephemeral (-x): ours puts an overlay over the tree, so its start does not
+# grow with the tree; systemd-nspawn copies the tree (a snapshot only on
+# btrfs). Two sizes: the bookworm tree, and a copy of it with 1 GiB more in
+# 16384 files, cached beside it.
+if [[ ${BENCH_EPHEMERAL:-1} == 1 && -x $nspawn ]]; then
+    big=$trees/bookworm-1g
+    if ! cmp -s "$trees/bookworm.stamp" "$big.stamp" 2>/dev/null; then
+        echo "bench.sh: making $big (the bookworm tree + 1 GiB)" >&2
+        rm -rf "$big" "$big.stamp" "$big.tmp"
+        cp -a "$tree" "$big.tmp"
+        mkdir "$big.tmp/bulk"
+        for ((d = 0; d < 16; d++)); do
+            mkdir "$big.tmp/bulk/$d"
+            head -c 64M /dev/urandom | split -b 64K -a 4 - "$big.tmp/bulk/$d/f"
+        done
+        mv "$big.tmp" "$big"
+        cp "$trees/bookworm.stamp" "$big.stamp"
+    fi
+    xjson=$(mktemp --suffix=.json) sjson=$(mktemp --suffix=.json)
+    echo
+    echo "ephemeral: -x /bin/true on the bookworm tree ($(du -sh "$tree" | cut -f1)) and on it + 1 GiB"
+    hyperfine "${shell[@]}" --warmup 3 --runs "${BENCH_EPHEMERAL_RUNS:-50}" --export-json "$xjson" \
+        -n "ours" "$nspawn -q -D $tree /bin/true" \
+        -n "ours -x" "$nspawn -q -x -D $tree /bin/true" \
+        -n "ours -x 1G" "$nspawn -q -x -D $big /bin/true" || true
+    hyperfine "${shell[@]}" --runs "${BENCH_SDN_EPHEMERAL_RUNS:-3}" --export-json "$sjson" \
+        -n "systemd-nspawn -x" "systemd-nspawn --register=no --keep-unit -q -x -D $tree /bin/true" \
+        -n "systemd-nspawn -x 1G" "systemd-nspawn --register=no --keep-unit -q -x -D $big /bin/true" || true
+    python3 - "$xjson" "$sjson" <<'EOF'
+import json, os, sys
+m = {}
+for path in sys.argv[1:]:
+    if os.path.getsize(path):
+        for r in json.load(open(path))["results"]:
+            m[r["command"]] = r["median"] * 1000
+for n, v in m.items():
+    print(f"{n:<22}{v:>10.2f} ms")
+def ratio(a, b, what):
+    if a in m and b in m:
+        print(f"{what:<40}{m[a] / m[b]:>8.3f}")
+ratio("ours -x", "ours", "ours -x / ours plain")
+ratio("ours -x 1G", "ours -x", "ours -x, 1 GiB more / bookworm")
+ratio("ours -x", "systemd-nspawn -x", "ours -x / systemd-nspawn -x")
+ratio("ours -x 1G", "systemd-nspawn -x 1G", "ours -x / systemd-nspawn -x, 1 GiB more")
+ratio("systemd-nspawn -x 1G", "systemd-nspawn -x", "systemd-nspawn -x, 1 GiB more / bookworm")
+EOF
+    rm -f "$xjson" "$sjson"
+fi
+
 # A running container's supervisor: threads and proportional memory of
 # each nspawn process, with BENCH_MANY containers running at once.
 if [[ ${BENCH_SUPERVISOR:-1} == 1 && -x $nspawn ]]; then
