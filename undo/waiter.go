@@ -106,4 +106,3 @@ func waitThenExec() []byte {
 	le.PutUint64(ph[48:], 0x1000)
 	return append(elf, code...)
 }
-
