@@ -39,6 +39,8 @@ type container struct {
 	undo *undo.Log
 	// lock is held on the tree until nspawn ends (lock_files.go).
 	lock *treeLock
+	// upper is -x's upper directory on disk, "" for none.
+	upper string
 	// ran: the payload was started, so --stats has something to say.
 	ran bool
 }
@@ -49,6 +51,7 @@ func (c *container) start() error {
 	for _, phase := range []func() error{
 		c.watch,            // the cgroup's claim, the undo log and its watcher
 		c.lockTree,         // before anything exists: a busy tree stops here
+		c.makeUpperDirs,    // -x's upper on disk; --overlay's work, recorded
 		c.openChannels,     // the message pipe and the status socket
 		c.placeInCgroup,    // the scope, its limits and devices
 		c.announce,         // "Spawning container ..."
@@ -166,6 +169,7 @@ func (c *container) cleanUp(status int) {
 		signal.Stop(c.signals)
 	}
 	c.cg.finish(c.plan, c.out, c.ran, status)
+	c.removeUpper()
 	// Last: the tree is free once nothing of the container is left.
 	c.lock.release()
 	// All undone: the watcher goes, and with it the cgroup's claim.
