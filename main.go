@@ -7,8 +7,8 @@ package main
 import (
 	"os"
 
-	"github.com/nspawn/nspawn/cgroup"
 	"github.com/nspawn/nspawn/nspawn"
+	"github.com/nspawn/nspawn/undo"
 	"github.com/nspawn/nspawn/userns"
 )
 
@@ -21,9 +21,12 @@ func entryPoints() map[string]func() int {
 		nspawn.StubArg0:   nspawn.StubInit,   // PID 1 under --as-pid2
 		nspawn.ProcfsArg0: nspawn.MountProc,  // /proc on kernels before 6.15
 		userns.HolderArg0: userns.HolderMain, // owns an ID-mapped tree's user namespace
-		cgroup.ReaperArg0: cgroup.ReaperMain, // removes the cgroup of a killed nspawn
+		undo.Arg0:         undoMain,          // undoes what a killed nspawn made
 	}
 }
+
+// undoMain is the undo watcher's cleanup stage, with nspawn's kinds.
+func undoMain() int { return undo.Main(nspawn.UndoHandlers()) }
 
 func main() {
 	if entry, ok := entryPoints()[os.Args[0]]; ok {

@@ -13,11 +13,12 @@ import (
 // A container's cgroup is claimed, before it is made, by binding an
 // abstract unix socket named after it. The bind is exclusive while any
 // process holds the socket, and the name goes with the last holder, on
-// SIGKILL too, leaving no file. The reaper inherits the socket: the name
-// stays taken until nspawn and its reaper are both gone, so a new nspawn
-// of the same name never looks for leftovers while the old reaper may
-// still act, and the reaper, forked before the mkdir, leaves no moment in
-// which a killed nspawn's scope has no one to remove it. Abstract names
+// SIGKILL too, leaving no file. The claim is taken before the undo
+// watcher starts, and the watcher inherits the socket: the name stays
+// taken until nspawn and its undo stage are both gone, so a new nspawn of
+// the same name never looks for leftovers while the old undo stage may
+// still act, and the watcher, started before the mkdir, leaves no moment
+// in which a killed nspawn's scope has no one to remove it. Abstract names
 // are per network namespace: the flock on the cgroup directory stays as
 // the second layer.
 
@@ -35,9 +36,9 @@ func claimName(dir string) string {
 }
 
 // claim binds the name of the cgroup at dir, waiting up to wait for a
-// killed nspawn's reaper to finish with it: after that the name belongs
+// killed nspawn's undo stage to finish with it: after that the name belongs
 // to a running container, ErrBusy. The fd is close-on-exec; the
-// reaper gets it by name in its file list.
+// undo watcher gets it in its file list.
 func claim(dir string, wait time.Duration) (int, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

@@ -33,15 +33,10 @@ type Group struct {
 	v1 []string
 	// payload is an open directory fd of PayloadDir, for CLONE_INTO_CGROUP.
 	payload int
-	// claim is the socket whose abstract name claims the cgroup (claim.go),
-	// shared with the reaper.
-	claim int
 	// lock is the scope directory, open and flock()ed while nspawn or its
-	// reaper acts on it: the claim's second layer, for a nspawn of the
-	// same name in another network namespace.
+	// undo stage acts on it: the claim's second layer, for a nspawn of
+	// the same name in another network namespace.
 	lock int
-	// reaper removes the group if nspawn dies without doing so.
-	reaper *Reaper
 }
 
 // ErrBusy means the scope exists and is held: a running container of the
@@ -60,28 +55,33 @@ var ErrForeign = errors.New("cgroup not made by nspawn")
 const markXattr = "trusted.nspawn"
 
 // leftoverWait is how long a held scope may take to be released before it
-// counts as a running container: a killed nspawn's reaper needs a moment
-// to kill and remove what is left.
+// counts as a running container: a killed nspawn's undo stage needs a
+// moment to kill and remove what is left.
 const leftoverWait = 2 * time.Second
+
+// Claim claims the cgroup of spec (claim.go), waiting for a killed
+// nspawn's undo stage to finish with it, before the undo watcher starts:
+// the watcher is handed the socket and holds it until its cleanup is
+// over. ErrBusy: a running container has it.
+func Claim(spec Spec) (int, error) {
+	g := &Group{root: spec.Layout.Unified, path: spec.Path, owned: !spec.Existing}
+	return claim(g.lockDir(), leftoverWait)
+}
 
 // Create makes the scope of spec with its payload cgroup, delegating every
 // controller the host offers down to the payload so an init inside can
-// manage its services, and writes the limits on the scope. A scope left by
-// a killed nspawn is removed first. Warnings name limits the host cannot
-// carry.
-func Create(spec Spec) (g *Group, warnings []string, err error) {
-	g = &Group{root: spec.Layout.Unified, path: spec.Path, owned: !spec.Existing, payload: -1, lock: -1, claim: -1}
-	if g.claim, err = claim(g.lockDir(), leftoverWait); err != nil {
-		return nil, nil, err
-	}
-	// The reaper before anything is made: a SIGKILL from here on leaves
+// manage its services, and writes the limits on the scope. The caller
+// holds its Claim; the undo record goes to rec before anything is made. A
+// scope left by a killed nspawn is removed first. Warnings name limits
+// the host cannot carry.
+func Create(spec Spec, rec Recorder) (g *Group, warnings []string, err error) {
+	g = &Group{root: spec.Layout.Unified, path: spec.Path, owned: !spec.Existing, payload: -1, lock: -1}
+	// The record before anything is made: a SIGKILL from here on leaves
 	// nothing.
-	if g.reaper, err = startReaper(g, spec.Layout); err != nil {
-		g.release()
+	if err := g.record(rec, spec.Layout); err != nil {
 		return nil, nil, err
 	}
 	if err := removeLeftover(g.lockDir(), spec.Layout, spec.Path, g.owned); err != nil {
-		g.release()
 		return nil, nil, err
 	}
 	// A container of another name ending at this moment may remove an
@@ -95,13 +95,11 @@ func Create(spec Spec) (g *Group, warnings []string, err error) {
 		err = mark(g.lockDir())
 	}
 	if err != nil {
-		g.release()
 		return nil, nil, err
 	}
 	// A same-name nspawn in another network namespace, where the claim's
 	// name is free, may hold it already.
 	if g.lock, err = lockDir(g.lockDir()); err != nil {
-		g.release()
 		return nil, nil, err
 	}
 	fail := func(err error) (*Group, []string, error) {
@@ -187,7 +185,7 @@ func (g *Group) lockDir() string {
 }
 
 // removeLeftover removes a cgroup (locked at dir) no nspawn holds any
-// more, after waiting for a killed one's reaper to finish with it: the
+// more, after waiting for a killed one's undo stage to finish with it: the
 // scope on every hierarchy when owned, else the payload cgroup, which
 // must be marked as nspawn's (or be empty) to go.
 func removeLeftover(dir string, l Layout, path string, owned bool) error {
@@ -289,12 +287,9 @@ func (g *Group) PayloadFD() int { return g.payload }
 
 // Remove kills every process left in the container's cgroup and removes
 // it: the scope and the slices above it that are left empty, or only the
-// payload cgroup in an existing scope. Then its reaper is told it has
-// nothing left to do.
+// payload cgroup in an existing scope. The claim is the caller's to give
+// up, after the undo watcher is done.
 func (g *Group) Remove() error {
-	// Deferred calls run last first: the lock, the reaper, then the claim,
-	// so the name stays taken until the reaper has gone.
-	defer g.release()
 	if g.payload >= 0 {
 		unix.Close(g.payload)
 		g.payload = -1
@@ -319,19 +314,6 @@ func (g *Group) Remove() error {
 	}
 	removeEmptyParents(path.Dir(scope), g.root)
 	return err
-}
-
-// release tells the reaper it has nothing to do, waits for it to exit,
-// and gives up the claim: a nspawn of the same name may start from here.
-func (g *Group) release() {
-	if g.reaper != nil {
-		g.reaper.Done()
-		g.reaper = nil
-	}
-	if g.claim >= 0 {
-		unix.Close(g.claim)
-		g.claim = -1
-	}
 }
 
 // removeEmptyParents removes dir and the levels above it up to root while

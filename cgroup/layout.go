@@ -1,8 +1,8 @@
 // Package cgroup places a container in a cgroup of its own on the cgroup
 // filesystem: its scope when no systemd is there to make one, else only
 // the payload cgroup below systemd's scope. Create, delegate, limit,
-// restrict devices, account, kill, remove; and a reaper that removes it
-// when nspawn itself is killed.
+// restrict devices, account, kill, remove; and the undo handler that
+// removes it when nspawn itself is killed (UndoCgroup).
 package cgroup
 
 import (

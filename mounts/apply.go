@@ -47,8 +47,10 @@ type TreeView struct {
 	// Shift.
 	MapNS int
 	Shift uint32
-	// Ephemeral shows a throw-away overlay of it (see Ephemeral).
+	// Ephemeral shows a throw-away overlay of it (see Ephemeral), its
+	// upper layer in Upper, a fresh directory on disk ("" a tmpfs).
 	Ephemeral bool
+	Upper     string
 	// Volatile is --volatile's mode (see Volatile): "", "no", "yes",
 	// "state" or "overlay". Owner is the host's ID of the container's
 	// root, whose its tmpfs are.
@@ -68,7 +70,7 @@ func stageTree(root string, view TreeView) error {
 		return nil
 	}
 	if mapNS <= 0 {
-		return Ephemeral(root, root, 0)
+		return Ephemeral(root, root, 0, view.Upper)
 	}
 	tree, err := MapTree(root, mapNS)
 	if err != nil {
@@ -76,7 +78,7 @@ func stageTree(root string, view TreeView) error {
 	}
 	defer unix.Close(tree)
 	if ephemeral {
-		return Ephemeral(root, fmt.Sprintf("/proc/self/fd/%d", tree), view.Shift)
+		return Ephemeral(root, fmt.Sprintf("/proc/self/fd/%d", tree), view.Shift, view.Upper)
 	}
 	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, root, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("mount the ID-mapped %s: %w", root, err)

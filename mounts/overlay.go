@@ -16,8 +16,12 @@ import (
 // namespace do: however nspawn ends, nothing of them is left, and the
 // tree itself is never written. systemd-nspawn's -x copies the tree
 // instead (a snapshot on btrfs).
-func Ephemeral(root, lower string, shift uint32) error {
-	upper, err := detachedTmpfs(0, "mode=0700")
+//
+// With onDisk, a fresh directory nspawn made (and recorded in its undo
+// log, which removes it should nspawn be killed), the upper and work
+// directories are made there instead, for writes bigger than RAM.
+func Ephemeral(root, lower string, shift uint32, onDisk string) error {
+	upper, err := ephemeralUpper(onDisk)
 	if err != nil {
 		return fmt.Errorf("-x: %w", err)
 	}
@@ -64,6 +68,19 @@ func Ephemeral(root, lower string, shift uint32) error {
 		return fmt.Errorf("-x: put the overlay over %s: %w", root, err)
 	}
 	return nil
+}
+
+// ephemeralUpper is the directory -x's upper and work directories go
+// in, open: the directory onDisk, or a detached tmpfs.
+func ephemeralUpper(onDisk string) (int, error) {
+	if onDisk == "" {
+		return detachedTmpfs(0, "mode=0700")
+	}
+	fd, err := unix.Open(onDisk, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open the upper directory %s: %w", onDisk, err)
+	}
+	return fd, nil
 }
 
 // detachedTmpfs is a tmpfs mounted nowhere, as an fd with the mount

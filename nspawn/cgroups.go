@@ -141,47 +141,30 @@ func statsMode(s string) (string, error) {
 	return "", fmt.Errorf("--stats=%s: use line, json, or a file to write json to (a path with a slash: ./stats.json)", s)
 }
 
-// placement is the container's cgroup (with the reaper that removes it
-// should nspawn be killed before it can) and its registration with
-// systemd.
+// placement is the container's cgroup (recorded in the undo log, so it
+// goes should nspawn be killed before it can remove it) and its
+// registration with systemd.
 type placement struct {
 	group *cgroup.Group
 	reg   *machine.Registration
+	undo  cgroup.Recorder
 }
 
-// placeInCgroup creates the container's cgroup before the child exists,
-// where it can: on the cgroup filesystem, or below nspawn's own unit
-// (--keep-unit). nil, nil when the host has no cgroup v2 hierarchy; an
-// empty placement when systemd makes the scope, which admit then asks for.
-func placeInCgroup(plan *Plan, ids idMapping, out reporter) (*placement, error) {
-	c := plan.Cgroup
-	if c.Spec.Layout.Unified == "" {
-		return nil, nil
+// claimCgroup claims the container's cgroup (cgroup.Claim), before the
+// undo watcher starts, which holds the claim until its cleanup is over:
+// -1 when the host has no cgroup v2 hierarchy. Where systemd makes the
+// scope, the name claimed is the scope's it will make.
+func claimCgroup(plan *Plan) (int, error) {
+	spec := plan.Cgroup.Spec
+	if spec.Layout.Unified == "" {
+		return -1, nil
 	}
-	if c.Systemd && !c.KeepUnit {
-		return &placement{}, nil
-	}
-	spec := c.Spec
-	if !spec.Existing {
-		// What systemd makes of the scope's DevicePolicy=closed and
-		// DeviceAllow= (scopeProperties) on the systemd path.
-		var warnings []string
-		spec.Devices, warnings = cgroup.DeviceRules(slices.Concat(cgroup.ClosedDevices(), deviceAllow(plan), c.Limits.DeviceAllow))
-		out.Warn(warnings...)
-	}
-	p := &placement{}
-	if err := p.create(plan, ids, out, spec); err != nil {
-		return nil, err
-	}
-	return p, nil
+	fd, err := cgroup.Claim(spec)
+	return fd, cgroupError(plan, spec, err)
 }
 
-// create makes the cgroup of spec, with its reaper.
-func (p *placement) create(plan *Plan, ids idMapping, out reporter, spec cgroup.Spec) error {
-	if ids.Shifted() {
-		spec.Owner = ids.Shift
-	}
-	group, warnings, err := cgroup.Create(spec)
+// cgroupError says in one line why the cgroup of spec cannot be had.
+func cgroupError(plan *Plan, spec cgroup.Spec, err error) error {
 	if errors.Is(err, cgroup.ErrBusy) {
 		if plan.Cgroup.KeepUnit {
 			return fmt.Errorf("--keep-unit: another container already runs in nspawn's cgroup %s; run one per unit", spec.Path)
@@ -191,8 +174,44 @@ func (p *placement) create(plan *Plan, ids idMapping, out reporter, spec cgroup.
 	if errors.Is(err, cgroup.ErrForeign) {
 		return fmt.Errorf("--keep-unit: cgroup %s is not nspawn's (systemd-nspawn --keep-unit puts its container there); run nspawn in a unit of its own (systemd-run --scope) or stop that container first", path.Join(spec.Layout.Unified, spec.Path, cgroup.PayloadDir))
 	}
+	return err
+}
+
+// placeInCgroup creates the container's cgroup before the child exists,
+// where it can: on the cgroup filesystem, or below nspawn's own unit
+// (--keep-unit). nil, nil when the host has no cgroup v2 hierarchy; an
+// empty placement when systemd makes the scope, which admit then asks for.
+func placeInCgroup(plan *Plan, ids idMapping, out reporter, undo cgroup.Recorder) (*placement, error) {
+	c := plan.Cgroup
+	if c.Spec.Layout.Unified == "" {
+		return nil, nil
+	}
+	if c.Systemd && !c.KeepUnit {
+		return &placement{undo: undo}, nil
+	}
+	spec := c.Spec
+	if !spec.Existing {
+		// What systemd makes of the scope's DevicePolicy=closed and
+		// DeviceAllow= (scopeProperties) on the systemd path.
+		var warnings []string
+		spec.Devices, warnings = cgroup.DeviceRules(slices.Concat(cgroup.ClosedDevices(), deviceAllow(plan), c.Limits.DeviceAllow))
+		out.Warn(warnings...)
+	}
+	p := &placement{undo: undo}
+	if err := p.create(plan, ids, out, spec); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// create makes the cgroup of spec, recorded in the undo log first.
+func (p *placement) create(plan *Plan, ids idMapping, out reporter, spec cgroup.Spec) error {
+	if ids.Shifted() {
+		spec.Owner = ids.Shift
+	}
+	group, warnings, err := cgroup.Create(spec, p.undo)
 	if err != nil {
-		return err
+		return cgroupError(plan, spec, err)
 	}
 	out.Warn(warnings...)
 	p.group = group

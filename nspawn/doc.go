@@ -8,8 +8,10 @@
 //     exists; the Plan does not change after.
 //  4. settleUserNS: what only a running nspawn can settle, once for its
 //     life: a picked ID range, an ID-mapped tree or a chown.
-//  5. container.start, the phases in order: the message pipe and status
-//     socket; the cgroup and its reaper; the signals; the staging thread,
+//  5. container.start, the phases in order: the cgroup's claim and the
+//     undo watcher (package undo: every later thing made on the host is
+//     recorded first); the tree lock; -x's upper on disk; the message
+//     pipe and status socket; the cgroup; the signals; the staging thread,
 //     which builds the tree in a mount namespace of its own and clones
 //     the child into its namespaces and cgroup (the mount phases of
 //     mounts.Phases around the clone); systemd's scope and the cgroups

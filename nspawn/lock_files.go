@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,9 +24,9 @@ import (
 //
 // The locks belong to the open files and go with them when nspawn ends,
 // SIGKILL included. The files are removed by the last holder that can
-// take them for writing when it ends normally; a killed nspawn leaves its
-// empty files behind, as systemd-nspawn does, unlocked, and the next one
-// reuses them.
+// take them for writing when it ends (systemd's release_lock_file()); a
+// killed systemd-nspawn leaves its empty files behind, a killed nspawn's
+// undo stage removes them the same way (UndoLockFile).
 const treeLockDir = "/run/systemd/nspawn/locks"
 
 // knobLock=0 takes no lock on the tree ($SYSTEMD_NSPAWN_LOCK).
@@ -81,11 +82,29 @@ type lockFile struct {
 // errTreeBusy is another container's lock in the way.
 var errTreeBusy = errors.New("busy")
 
-// lockTree takes the tree's locks, or says in one line who has it.
-func lockTree(root string, mode treeLockMode) (*treeLock, error) {
+// recorder takes the undo log's record of a thing before it is made
+// (undo.Log, nil-safe).
+type recorder interface {
+	Record(kind string, args ...string) error
+}
+
+// noRecord records nothing, where there is no undo log.
+type noRecord struct{}
+
+func (*noRecord) Record(string, ...string) error { return nil }
+
+// undoLockKind is the undo log's record of a lock file: [path].
+const undoLockKind = "lock"
+
+// lockTree takes the tree's locks, or says in one line who has it. Each
+// lock file is recorded in rec before it is opened, made perhaps.
+func lockTree(root string, mode treeLockMode, rec recorder) (*treeLock, error) {
 	l := &treeLock{}
 	if mode == lockNone {
 		return l, nil
+	}
+	if rec == nil {
+		rec = (*noRecord)(nil)
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(root, &st); err != nil {
@@ -100,6 +119,9 @@ func lockTree(root string, mode treeLockMode) (*treeLock, error) {
 		return fmt.Errorf("directory tree %s is currently busy: %s; stop that one first, or run this one with --read-only or -x", root, how)
 	}
 	local := filepath.Join(filepath.Dir(root), ".#"+filepath.Base(root)+".lck")
+	if err := rec.Record(undoLockKind, local); err != nil {
+		return nil, fmt.Errorf("lock the tree %s: %w", root, err)
+	}
 	f, err := takeLockFile(local, mode)
 	switch {
 	case errors.Is(err, errTreeBusy):
@@ -118,6 +140,10 @@ func lockTree(root string, mode treeLockMode) (*treeLock, error) {
 	}
 	// The device number as one integer, as systemd prints its dev_t.
 	global := fmt.Sprintf("%s/inode-%d:%d", treeLockDir, uint64(st.Dev), st.Ino)
+	if err := rec.Record(undoLockKind, global); err != nil {
+		l.release()
+		return nil, fmt.Errorf("lock the tree %s: %w", root, err)
+	}
 	f, err = takeLockFile(global, mode)
 	if errors.Is(err, errTreeBusy) {
 		return nil, busy()
@@ -183,4 +209,58 @@ func (l *treeLock) release() {
 		unix.Close(f.fd)
 	}
 	l.files = nil
+}
+
+// UndoLockFile removes a killed nspawn's lock file (args: its path) as
+// release does on a clean exit: only when it can be taken for writing at
+// once. Another nspawn or a systemd-nspawn may hold it by then, and its
+// file stays; a file never made is nothing to do.
+func UndoLockFile(args []string) error {
+	if len(args) != 1 {
+		return errors.New("lock record: want one path")
+	}
+	// The killed nspawn's child holds its fds from clone to exec: a
+	// moment's grace before the lock counts as someone else's.
+	for deadline := time.Now().Add(undoLockWait); ; {
+		err := removeLockFile(args[0])
+		if !errors.Is(err, errTreeBusy) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// undoLockWait is how long UndoLockFile waits for a lock to come free.
+const undoLockWait = 100 * time.Millisecond
+
+// removeLockFile removes the lock file at path if no one holds it,
+// errTreeBusy if someone does.
+func removeLockFile(path string) error {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	if err := ofdLock(fd, lockExclusive); err != nil {
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
+			return errTreeBusy
+		}
+		return fmt.Errorf("lock %s: %w", path, err)
+	}
+	// Only the file locked goes: the path may name a new one by now,
+	// made and locked by another nspawn after a removal.
+	var held, named unix.Stat_t
+	if unix.Fstat(fd, &held) != nil || unix.Lstat(path, &named) != nil || held.Dev != named.Dev || held.Ino != named.Ino {
+		return nil
+	}
+	if err := unix.Unlink(path); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
 }

@@ -24,7 +24,7 @@ type FilesOptions struct {
 // declareFilesOptions declares FilesOptions' flags, with their argument
 // names for --help.
 func declareFilesOptions(fs *pflag.FlagSet, o *FilesOptions) {
-	fs.BoolVarP(&o.Ephemeral, "ephemeral", "x", false, "Run on a throw-away overlay of the tree, gone when the container ends; the tree is never written")
+	fs.BoolVarP(&o.Ephemeral, "ephemeral", "x", false, "Run on a throw-away overlay of the tree, gone when the container ends; the tree is never written. Its upper layer is in RAM; NSPAWN_EPHEMERAL_UPPER=disk (beside the tree) or =DIR puts it on disk, for writes bigger than RAM")
 	fs.StringVar(&o.Volatile, "volatile", "", "Run on a tmpfs the tree is shown through, read-only: yes (the tree's /usr alone), state (a tmpfs /var), overlay (an overlay of it all) or no")
 	fs.Lookup("volatile").NoOptDefVal = "yes"
 	fs.SetAnnotation("volatile", "values", mounts.VolatileModes)

@@ -70,8 +70,10 @@ type Plan struct {
 	// Payload is who runs what, where: the child gets it whole.
 	Payload
 	// Ephemeral runs the container on a throw-away overlay of the tree
-	// (-x).
-	Ephemeral bool
+	// (-x), its upper layer in a fresh directory in EphemeralUpper, ""
+	// a tmpfs (ephemeral_files.go).
+	Ephemeral      bool
+	EphemeralUpper string
 	// TreeLock is how the tree is locked against other containers
 	// (lock_files.go).
 	TreeLock treeLockMode
@@ -185,6 +187,9 @@ func (p *Plan) planIdentity(o *Options, host *Facts) error {
 	}
 	p.Ephemeral = o.Ephemeral
 	if err := p.planTreeLock(o, host.Env); err != nil {
+		return err
+	}
+	if err := p.planEphemeralUpper(o, host.Env); err != nil {
 		return err
 	}
 	if o.Ephemeral && o.Machine == "" {

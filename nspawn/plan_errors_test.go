@@ -52,6 +52,9 @@ func TestPlanErrors(t *testing.T) {
 	lacksCaps := func(f *Facts) { f.Capabilities = 0 }
 	sameMachineID := func(f *Facts) { f.MachineID = "0123456789abcdef0123456789abcdef" }
 	twoCPUs := func(f *Facts) { f.Exec.CPUs = "0-1" }
+	upper := func(v string) func(*Facts) {
+		return func(f *Facts) { f.Env = append(f.Env, "NSPAWN_EPHEMERAL_UPPER="+v) }
+	}
 	for _, row := range []struct {
 		args  []string
 		facts func(*Facts)
@@ -155,6 +158,12 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"-D", shifted, "--private-users=pick", "--private-users-ownership=map", "true"}, nil, "chowned before"},
 		{[]string{"--private-users=65536", "--private-users-ownership=chown", "--read-only", "true"}, nil, "--read-only and --private-users-ownership=chown exclude each other"},
 		{[]string{"-x", "--private-users=65536", "--private-users-ownership=chown", "true"}, nil, "--ephemeral and --private-users-ownership=chown exclude each other"},
+		{[]string{"-x", "true"}, upper("ram"), "$NSPAWN_EPHEMERAL_UPPER=ram: use tmpfs (in RAM, the default), disk (beside the tree) or an absolute directory"},
+		{[]string{"-x", "true"}, upper("scratch/dir"), "$NSPAWN_EPHEMERAL_UPPER=scratch/dir: use tmpfs"},
+		{[]string{"-x", "true"}, upper(filepath.Join(dir, "none")), "directory " + filepath.Join(dir, "none") + " does not exist; create it, or use tmpfs or disk"},
+		{[]string{"-x", "true"}, upper(hostFile), "directory " + hostFile + " does not exist"},
+		{[]string{"-x", "true"}, upper("/proc"), "$NSPAWN_EPHEMERAL_UPPER=/proc: /proc is on a kernel filesystem, which overlayfs cannot write to"},
+		{[]string{"-x", "true"}, upper(filepath.Join(tree, "data")), "is inside the tree " + tree + ", which is the overlay's lower layer"},
 		{[]string{"--volatile=overlay", "--private-users=65536", "--private-users-ownership=chown", "true"}, nil, "--volatile=overlay and --private-users-ownership=chown exclude each other"},
 		{[]string{"--private-users=65537:65536", "--private-users-ownership=chown", "true"}, nil, "the range must be 65536 IDs from a multiple of 65536"},
 		// Security.

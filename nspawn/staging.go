@@ -50,7 +50,7 @@ func (c *container) startChild() error {
 // clone (mounts.Phases says when each runs and why).
 func (c *container) stageTree() error {
 	root := c.plan.Root
-	view := mounts.TreeView{MapNS: c.ids.treeMapNS, Ephemeral: c.plan.Ephemeral, Volatile: c.plan.Volatile}
+	view := mounts.TreeView{MapNS: c.ids.treeMapNS, Ephemeral: c.plan.Ephemeral, Upper: c.upper, Volatile: c.plan.Volatile}
 	if c.ids.treeMapNS > 0 {
 		view.Shift = c.ids.Shift
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/nspawn/nspawn/mounts"
 	"github.com/nspawn/nspawn/notify"
 	"github.com/nspawn/nspawn/pty"
+	"github.com/nspawn/nspawn/undo"
 )
 
 // container is the run-time state of one run of the container: what
@@ -33,8 +34,13 @@ type container struct {
 	// seccomp is the filter compiled for the child while it starts up.
 	seccomp []unix.SockFilter
 	relay   *pty.Relay
+	// undo is the intent log of what nspawn makes on the host, replayed
+	// by its watcher should nspawn be killed (package undo).
+	undo *undo.Log
 	// lock is held on the tree until nspawn ends (lock_files.go).
 	lock *treeLock
+	// upper is -x's upper directory on disk, "" for none.
+	upper string
 	// ran: the payload was started, so --stats has something to say.
 	ran bool
 }
@@ -43,9 +49,11 @@ type container struct {
 // told to go ahead; on an error, abort undoes what was done.
 func (c *container) start() error {
 	for _, phase := range []func() error{
+		c.watch,            // the cgroup's claim, the undo log and its watcher
 		c.lockTree,         // before anything exists: a busy tree stops here
+		c.makeUpperDirs,    // -x's upper on disk; --overlay's work, recorded
 		c.openChannels,     // the message pipe and the status socket
-		c.placeInCgroup,    // the scope, its limits and devices, its reaper
+		c.placeInCgroup,    // the scope, its limits and devices
 		c.announce,         // "Spawning container ..."
 		c.subscribeSignals, // before the child exists, so no stop is lost
 		c.linkJournal,      // --link-journal's host side
@@ -60,8 +68,29 @@ func (c *container) start() error {
 	return nil
 }
 
+// watch starts the undo watcher before anything is made, handing it the
+// cgroup's claim (taken first), so a nspawn of the same name waits until
+// a killed one's cleanup is over.
+func (c *container) watch() error {
+	claim, err := claimCgroup(c.plan)
+	if err != nil {
+		return err
+	}
+	var hold []int
+	if claim >= 0 {
+		hold = append(hold, claim)
+	}
+	if c.undo, err = undo.Start(hold...); err != nil {
+		if claim >= 0 {
+			unix.Close(claim)
+		}
+		return err
+	}
+	return nil
+}
+
 func (c *container) lockTree() (err error) {
-	c.lock, err = lockTree(c.plan.Root, c.plan.TreeLock)
+	c.lock, err = lockTree(c.plan.Root, c.plan.TreeLock, c.undo)
 	return err
 }
 
@@ -74,7 +103,7 @@ func (c *container) openChannels() (err error) {
 }
 
 func (c *container) placeInCgroup() (err error) {
-	c.cg, err = placeInCgroup(c.plan, c.ids, c.out)
+	c.cg, err = placeInCgroup(c.plan, c.ids, c.out, c.undo)
 	return err
 }
 
@@ -123,8 +152,9 @@ func (c *container) wait() unix.WaitStatus {
 }
 
 // cleanUp runs when the run ends however it ends: it gives the terminal
-// back, reports what the container used (when the payload ran), and
-// removes its cgroup.
+// back, reports what the container used (when the payload ran), removes
+// its cgroup, and releases the tree; then the undo watcher is told all
+// is undone.
 func (c *container) cleanUp(status int) {
 	if c.relay != nil {
 		// Whatever happened, the host terminal leaves raw mode.
@@ -139,8 +169,11 @@ func (c *container) cleanUp(status int) {
 		signal.Stop(c.signals)
 	}
 	c.cg.finish(c.plan, c.out, c.ran, status)
+	c.removeUpper()
 	// Last: the tree is free once nothing of the container is left.
 	c.lock.release()
+	// All undone: the watcher goes, and with it the cgroup's claim.
+	c.undo.Done()
 }
 
 // awaitPayload reads the child's reports until the payload runs or its

@@ -177,13 +177,15 @@ func unitCgroups() []string {
 	return list
 }
 
-// reapers lists nspawn's cgroup reaper processes.
+// reapers lists nspawn's undo watchers (and the cgroup reapers they
+// replaced).
 func reapers() []string {
 	entries, _ := os.ReadDir("/proc")
 	var list []string
 	for _, e := range entries {
 		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err == nil && (bytes.HasPrefix(cmdline, []byte("nspawn-reaper\x00")) || bytes.HasPrefix(cmdline, []byte("nspawn-cgroup-reaper\x00"))) {
+		if err == nil && (bytes.HasPrefix(cmdline, []byte("nspawn-reaper\x00")) || bytes.HasPrefix(cmdline, []byte("nspawn-cgroup-reaper\x00")) ||
+			bytes.HasPrefix(cmdline, []byte("nspawn-undo\x00")) || bytes.HasPrefix(cmdline, []byte("nspawn-undo-wait\x00"))) {
 			list = append(list, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
 		}
 	}

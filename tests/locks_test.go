@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // holder is a container that keeps its tree locked until stopped.
@@ -106,6 +108,71 @@ func TestTreeLockDiesWithNspawn(t *testing.T) {
 	w.stdin.Close()
 	w.cmd.Wait()
 	mustRun(t, tree, "-M", "lock-k2", "true")
+	checkNoLeaks(t, before)
+}
+
+// treeLockFiles are the paths of tree's two lock files: beside it, and
+// by its device and inode under /run.
+func treeLockFiles(t *testing.T, tree string) []string {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(tree, &st); err != nil {
+		t.Fatal(err)
+	}
+	return []string{
+		filepath.Join(filepath.Dir(tree), ".#"+filepath.Base(tree)+".lck"),
+		fmt.Sprintf("/run/systemd/nspawn/locks/inode-%d:%d", st.Dev, st.Ino),
+	}
+}
+
+// kill SIGKILLs the holder's nspawn and collects it.
+func (h *holder) kill() {
+	h.cmd.Process.Signal(syscall.SIGKILL)
+	h.stdin.Close()
+	h.cmd.Wait()
+}
+
+// After a SIGKILL of a writer its empty lock files go too: the undo
+// stage removes them, as a clean exit does (systemd-nspawn 252 leaves
+// them). A lock file a systemd-nspawn holds at that moment stays, and
+// its container runs on.
+func TestTreeLockFilesGoAfterKill(t *testing.T) {
+	before := snapshotHost(t)
+	tree := copyTree(t, busyboxTree)
+	files := treeLockFiles(t, tree)
+	w := hold(t, nspawnBin, tree, "-M", "lock-kf")
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("no lock file while the writer runs: %v", err)
+		}
+	}
+	w.kill()
+	checkNoLeaks(t, before) // waits for the undo stage to be over
+	for _, f := range files {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s left after a SIGKILL of its writer (%v)", f, err)
+		}
+	}
+
+	sdn, err := exec.LookPath("systemd-nspawn")
+	if err != nil {
+		t.Skip("needs systemd-nspawn (make deps installs systemd-container)")
+	}
+	theirs := hold(t, sdn, tree, "--read-only", "-M", "lock-kt")
+	ours := hold(t, nspawnBin, tree, "--read-only", "-M", "lock-ko")
+	ours.kill()
+	// Their container runs on: wait for our undo stage alone.
+	for deadline := time.Now().Add(10 * time.Second); len(reapers()) > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s, held by systemd-nspawn, removed after our reader was killed: %v", f, err)
+		}
+	}
+	// Theirs still holds its lock: a writer is refused.
+	busyLine(t, "a writer beside systemd-nspawn's reader", run(t, "", "-q", "-M", "lock-kw", "-D", tree, "true"))
+	theirs.stop(t)
 	checkNoLeaks(t, before)
 }
 

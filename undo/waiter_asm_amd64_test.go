@@ -1,6 +1,6 @@
 //go:build amd64
 
-package cgroup
+package undo
 
 import (
 	"encoding/binary"
@@ -16,7 +16,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 )
 
-// The reaper's bytes, disassembled, are the listing in waitThenExec's doc
+// The waiter's bytes, disassembled, are the listing in waitThenExec's doc
 // comment, instruction by instruction: the comment is what a reviewer
 // reads, the bytes are what runs.
 func TestWaitThenExecMatchesListing(t *testing.T) {
@@ -73,7 +73,7 @@ var (
 // comment: its indented lines, without comments, labels apart.
 func waitThenExecListing(t *testing.T) []listed {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "reaper.go", nil, parser.ParseComments)
+	f, err := parser.ParseFile(token.NewFileSet(), "waiter.go", nil, parser.ParseComments)
 	if err != nil {
 		t.Fatal(err)
 	}
