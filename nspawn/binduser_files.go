@@ -73,10 +73,10 @@ func (p *Plan) planBindUsers(o *Options, host *Facts) error {
 		}
 		return fmt.Errorf("--bind-user=%s: cannot read the host's /etc/passwd and /etc/group: %v", names[0], err)
 	}
-	treePasswd, _ := os.ReadFile(inTree(p.Root, "/etc/passwd"))
-	treeGroup, _ := os.ReadFile(inTree(p.Root, "/etc/group"))
+	treePasswd, _ := os.ReadFile(p.treePath("/etc/passwd"))
+	treeGroup, _ := os.ReadFile(p.treePath("/etc/group"))
 	taken := map[uint32]bool{}
-	for _, id := range users.NamedIDs(inTree(p.Root, "/etc/passwd"), inTree(p.Root, "/etc/group")) {
+	for _, id := range users.NamedIDs(p.treePath("/etc/passwd"), p.treePath("/etc/group")) {
 		taken[id] = true
 	}
 	next := uint32(users.BoundMin)
@@ -154,10 +154,11 @@ func hostUser(name string, passwd, group []byte, c userns.Config) (users.Entry, 
 // lines added, or "" where the tree has no such file (binding one over a
 // missing file would write the tree) or asks nss-systemd already.
 func (p *Plan) boundUserFiles(passwd, group []byte) (string, string) {
-	nsswitch, _ := os.ReadFile(inTree(p.Root, "/etc/nsswitch.conf"))
+	nsswitch, _ := os.ReadFile(p.treePath("/etc/nsswitch.conf"))
 	shell := p.BoundUsers.Shell
 	add := func(content []byte, path, database string, line func(boundUser) string) string {
-		if fi, err := os.Lstat(inTree(p.Root, path)); err != nil || !fi.Mode().IsRegular() || users.NSSReadsSystemd(nsswitch, database) {
+		// --volatile=yes shows the tree's /usr alone: its /etc is not there.
+		if fi, err := os.Lstat(p.treePath(path)); err != nil || !fi.Mode().IsRegular() || p.Volatile == "yes" || users.NSSReadsSystemd(nsswitch, database) {
 			return ""
 		}
 		s := string(content)

@@ -146,6 +146,35 @@ written
 	checkNoLeaks(t, before)
 }
 
+// TestBindUserModes: the user bound under each way of showing the tree
+// that systemd-nspawn 252 takes with --bind-user (-x, --volatile,
+// --read-only, each ownership), the tree unchanged (but by chown).
+func TestBindUserModes(t *testing.T) {
+	before := snapshotHost(t)
+	const script = `stat -c '%u:%g' /run/host/home/nspawnbu/hello; id -u nspawnbu; grep -c 4321 /proc/self/uid_map`
+	for _, args := range [][]string{
+		{"-U", "-x"},
+		{"-U", "--volatile=overlay"},
+		{"-U", "--volatile=state"},
+		{"-U", "--read-only"},
+		{"-U", "--private-users-ownership=map"},
+		{"-U", "--private-users-ownership=chown"},
+		{"--private-users=1048576", "--private-users-ownership=map"},
+	} {
+		_, prefix := boundUserHost(t)
+		tree := copyTree(t, debianTree)
+		digest := treeDigest(t, tree)
+		r := runWithUser(t, prefix, nspawnBin, append(append([]string{"-q", "--console=pipe", "-D", tree, "--bind-user=" + boundName}, args...), "sh", "-c", script)...)
+		if r.status != 0 || r.stdout != "60514:60514\n60514\n1\n" {
+			t.Errorf("%v: status %d, stderr %q, stdout %q", args, r.status, r.stderr, r.stdout)
+		}
+		if args[1] != "--private-users-ownership=chown" && treeDigest(t, tree) != digest {
+			t.Errorf("%v: the tree changed", args)
+		}
+	}
+	checkNoLeaks(t, before)
+}
+
 // TestBindUserRefused: each refused line is one line, exit 1, before
 // anything is made (the tree unchanged); beside systemd-nspawn 252's
 // refusal where it refuses too.
