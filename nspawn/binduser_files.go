@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -53,17 +52,15 @@ func (p *Plan) planBindUsers(o *Options, host *Facts) error {
 	if len(o.BindUsers) == 0 {
 		return nil
 	}
-	names := slices.Clone(o.BindUsers)
-	for _, n := range names {
+	for _, n := range o.BindUsers {
 		if !users.ValidName(n) {
 			return fmt.Errorf("--bind-user=%s: not a valid user name (a letter or '_', then letters, digits, '_' or '-', at most 31)", n)
 		}
 	}
-	sort.Strings(names)
-	names = slices.Compact(names) // given twice is once, as in systemd-nspawn
+	first := o.BindUsers[0]
 	c := p.UserNS
 	if !c.Ranged() {
-		return fmt.Errorf("--bind-user=%s: needs a user namespace with a range of its own, as in systemd-nspawn; add -U (or --private-users=pick, yes or UID)", names[0])
+		return fmt.Errorf("--bind-user=%s: needs a user namespace with a range of its own, as in systemd-nspawn; add -U (or --private-users=pick, yes or UID)", first)
 	}
 	hostPasswd, hostGroup := host.file("/etc/passwd"), host.file("/etc/group")
 	if hostPasswd.Err != nil || hostGroup.Err != nil {
@@ -71,7 +68,7 @@ func (p *Plan) planBindUsers(o *Options, host *Facts) error {
 		if err == nil {
 			err = hostGroup.Err
 		}
-		return fmt.Errorf("--bind-user=%s: cannot read the host's /etc/passwd and /etc/group: %v", names[0], err)
+		return fmt.Errorf("--bind-user=%s: cannot read the host's /etc/passwd and /etc/group: %v", first, err)
 	}
 	treePasswd, _ := os.ReadFile(p.treePath("/etc/passwd"))
 	treeGroup, _ := os.ReadFile(p.treePath("/etc/group"))
@@ -83,7 +80,7 @@ func (p *Plan) planBindUsers(o *Options, host *Facts) error {
 	var mountSteps []mounts.Step
 	for _, n := range o.BindUsers {
 		if slices.ContainsFunc(p.BoundUsers.Users, func(b boundUser) bool { return b.Name == n }) {
-			continue
+			continue // given twice is once, as in systemd-nspawn
 		}
 		u, err := hostUser(n, hostPasswd.Content, hostGroup.Content, c)
 		if err != nil {
