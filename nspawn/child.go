@@ -101,6 +101,9 @@ func setupAndExec(status *os.File) error {
 	if err := hostInterface(msg, status); err != nil {
 		return err
 	}
+	if err := installBoundUsers(msg.BoundUsers); err != nil {
+		return err
+	}
 	if err := writeCredentials(msg.Credentials, msg.User.UID, msg.User.GID); err != nil {
 		return err
 	}

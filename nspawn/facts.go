@@ -99,6 +99,12 @@ func ProbeHost(o *Options) (*Facts, error) {
 	for _, path := range append([]string{localtime}, resolvSourceList()...) {
 		f.Files[path] = readHostFile(path)
 	}
+	if len(o.BindUsers) > 0 {
+		// --bind-user's users, as the host's files name them.
+		for _, path := range []string{"/etc/passwd", "/etc/group"} {
+			f.Files[path] = readHostFile(path)
+		}
+	}
 	probeCredentials(o, f)
 	return f, nil
 }

@@ -34,6 +34,7 @@ type childMessage struct {
 	NoNewPrivileges     bool
 	Seccomp             []unix.SockFilter
 	Credentials         []Credential
+	BoundUsers          boundUsers
 	Payload
 	Exec          ExecSettings
 	Console       pty.Mode
@@ -51,7 +52,7 @@ func (p *Plan) message(seccomp []unix.SockFilter) *childMessage {
 		Mounts: p.Mounts.Child, Files: p.Mounts.Files,
 		Capabilities: p.Capabilities, AmbientCapabilities: p.AmbientCapabilities,
 		NoNewPrivileges: p.NoNewPrivileges, Seccomp: seccomp,
-		Credentials: p.Credentials, Payload: p.Payload, Exec: p.Exec,
+		Credentials: p.Credentials, BoundUsers: p.BoundUsers, Payload: p.Payload, Exec: p.Exec,
 		Console: p.Console, AsPID2: p.AsPID2, HostOSRelease: p.HostOSRelease, Quiet: p.Quiet,
 	}
 }
@@ -70,6 +71,7 @@ func (m *childMessage) MarshalBinary() ([]byte, error) {
 	w.Flag(m.NoNewPrivileges)
 	w.Str(string(security.EncodeProgram(m.Seccomp)))
 	appendCredentials(w, m.Credentials)
+	m.BoundUsers.appendWire(w)
 	m.Payload.appendWire(w)
 	m.Exec.appendWire(w)
 	w.Str(string(m.Console))
@@ -96,6 +98,7 @@ func (m *childMessage) UnmarshalBinary(b []byte) error {
 		return err
 	}
 	m.Credentials = readCredentials(r)
+	m.BoundUsers = readBoundUsers(r)
 	m.Payload = readPayload(r)
 	m.Exec = readExecSettings(r)
 	m.Console = pty.Mode(r.Str())

@@ -19,6 +19,7 @@ type FilesOptions struct {
 	SetCredentials  []string
 	LoadCredentials []string
 	Inaccessible    []string
+	BindUsers       []string
 }
 
 // declareFilesOptions declares FilesOptions' flags, with their argument
@@ -41,7 +42,9 @@ func declareFilesOptions(fs *pflag.FlagSet, o *FilesOptions) {
 	fs.StringArrayVar(&o.SetCredentials, "set-credential", nil, "Give the payload a credential with this value (C escapes allowed), in $CREDENTIALS_DIRECTORY")
 	fs.StringArrayVar(&o.LoadCredentials, "load-credential", nil, "Give the payload a credential read from a host file or AF_UNIX socket, in $CREDENTIALS_DIRECTORY")
 	fs.StringArrayVar(&o.Inaccessible, "inaccessible", nil, "Make PATH inaccessible: an empty node of its type with mode 0 over it")
+	fs.StringArrayVar(&o.BindUsers, "bind-user", nil, "Bind a host user's home to /run/host/home/NAME and make the user known inside at a UID from 60514, mapped onto its own (needs -U)")
 	argNames(fs, map[string]string{
+		"bind-user":       "NAME",
 		"inaccessible":    "PATH",
 		"volatile":        "MODE",
 		"overlay":         "PATH[:PATH...]:PATH",

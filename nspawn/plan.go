@@ -84,6 +84,8 @@ type Plan struct {
 	OverlayWork []string
 	// Journal is --link-journal.
 	Journal journalPlan
+	// BoundUsers are --bind-user's host users (binduser_files.go).
+	BoundUsers boundUsers
 	// Exec is the payload's execution environment beyond who runs it
 	// (plan_exec.go): the child gets it whole.
 	Exec ExecSettings
@@ -127,7 +129,7 @@ func BuildPlan(o *Options, host *Facts) (*Plan, error) {
 	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, HostOSRelease: host.OSRelease}
 	for _, step := range []func(*Options, *Facts) error{
 		p.planMode, p.planIdentity, p.planLifecycle, p.planCgroup,
-		p.planMounts, p.planUserNS, p.planSecurity, p.planPayload, p.planExec, p.planJournal,
+		p.planMounts, p.planUserNS, p.planBindUsers, p.planSecurity, p.planPayload, p.planExec, p.planJournal,
 	} {
 		if err := step(o, host); err != nil {
 			return nil, err
@@ -245,7 +247,9 @@ func (p *Plan) planPayload(o *Options, host *Facts) error {
 		userSpec = "root"
 	}
 	var err error
-	if p.User, err = users.Lookup(inTree(p.Root, "/etc/passwd"), inTree(p.Root, "/etc/group"), userSpec); err != nil {
+	if u, ok := p.BoundUsers.lookup(userSpec); ok {
+		p.User = u
+	} else if p.User, err = users.Lookup(inTree(p.Root, "/etc/passwd"), inTree(p.Root, "/etc/group"), userSpec); err != nil {
 		return fmt.Errorf("--user=%s: %v", userSpec, err)
 	}
 	if o.Chdir != "" && !filepath.IsAbs(o.Chdir) {

@@ -47,6 +47,24 @@ func TestPlanErrors(t *testing.T) {
 	fakeTree(shifted)
 	os.Chown(shifted, 65536, 65536)
 
+	// --bind-user: the host's users, and a tree that names two of them.
+	aliceHome := filepath.Join(dir, "alice")
+	os.MkdirAll(aliceHome, 0o755)
+	hostUsers := func(f *Facts) {
+		f.Files = map[string]HostFile{
+			"/etc/passwd": {Content: []byte("root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/nonexistent:/bin/false\n" +
+				"alice:x:1234:1234::" + aliceHome + ":/bin/sh\nshared:x:1235:100::" + aliceHome + ":/bin/sh\n" +
+				"nohome:x:1236:1236::" + filepath.Join(dir, "missing") + ":/bin/sh\nbig:x:70000:70000::" + aliceHome + ":/bin/sh\n" +
+				"bob:x:1237:1237::" + aliceHome + ":/bin/sh\ncarol:x:1238:1238::" + aliceHome + ":/bin/sh\n")},
+			"/etc/group": {Content: []byte("root:x:0:\nnogroup:x:65534:\nalice:x:1234:\nusers:x:100:\nnohome:x:1236:\nbig:x:70000:\nbob:x:1237:\ncarol:x:1238:\n")},
+		}
+	}
+	usersTree := filepath.Join(dir, "userstree")
+	fakeTree(usersTree)
+	os.MkdirAll(filepath.Join(usersTree, "etc"), 0o755)
+	os.WriteFile(filepath.Join(usersTree, "etc", "passwd"), []byte("root:x:0:0::/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(usersTree, "etc", "group"), []byte("root:x:0:\ncarol:x:1000:\n"), 0o644)
+
 	noCgroup := func(f *Facts) { f.Cgroups = cgroup.Layout{} }
 	noOwnCgroup := func(f *Facts) { f.OwnCgroupErr = errors.New("/proc/self/cgroup names no cgroup v2 cgroup") }
 	lacksCaps := func(f *Facts) { f.Capabilities = 0 }
@@ -197,6 +215,21 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"--suppress-sync=often", "true"}, nil, "--suppress-sync=often: not a boolean"},
 		{[]string{"--restrict-address-families=AF_BOGUS", "true"}, nil, `--restrict-address-families=AF_BOGUS: unknown address family "AF_BOGUS"`},
 		{[]string{"--restrict-address-families=~", "true"}, nil, "--restrict-address-families=~: no address family after ~"},
+		// --bind-user.
+		{[]string{"--bind-user=9x", "-U", "true"}, hostUsers, "--bind-user=9x: not a valid user name"},
+		{[]string{"--bind-user=al:ice", "-U", "true"}, hostUsers, "--bind-user=al:ice: not a valid user name"},
+		{[]string{"--bind-user=alice", "true"}, hostUsers, "--bind-user=alice: needs a user namespace with a range of its own"},
+		{[]string{"--bind-user=alice", "--private-users=no", "true"}, hostUsers, "--bind-user=alice: needs a user namespace with a range of its own"},
+		{[]string{"--bind-user=alice", "-U", "true"}, nil, "--bind-user=alice: cannot read the host's /etc/passwd and /etc/group"},
+		{[]string{"--bind-user=ghost", "-U", "true"}, hostUsers, "--bind-user=ghost: the host has no such user in /etc/passwd"},
+		{[]string{"--bind-user=root", "-U", "true"}, hostUsers, "--bind-user=root: binding root is not supported"},
+		{[]string{"--bind-user=nobody", "-U", "true"}, hostUsers, "--bind-user=nobody: binding nobody is not supported"},
+		{[]string{"--bind-user=shared", "-U", "true"}, hostUsers, "--bind-user=shared: the user's primary group 100 is not a private group named shared"},
+		{[]string{"--bind-user=nohome", "-U", "true"}, hostUsers, "--bind-user=nohome: the user's home " + filepath.Join(dir, "missing") + " does not exist"},
+		{[]string{"--bind-user=big", "--private-users=65536", "true"}, hostUsers, "--bind-user=big: the user's UID 70000 is inside the container's range 65536..131071"},
+		{[]string{"--bind-user=alice", "--private-users=1000000:1000", "true"}, hostUsers, "--bind-user=alice: no free UID in 60514..60577"},
+		{[]string{"-D", usersTree, "--bind-user=bob", "-U", "true"}, hostUsers, "--bind-user=bob: the tree's /etc/passwd has a user bob already"},
+		{[]string{"-D", usersTree, "--bind-user=carol", "-U", "true"}, hostUsers, "--bind-user=carol: the tree's /etc/group has a group carol already"},
 		// The payload.
 		{[]string{"-u", "nosuchuser", "true"}, nil, "--user=nosuchuser:"},
 		{[]string{"--chdir=data", "true"}, nil, "--chdir=data: the working directory must be an absolute path"},

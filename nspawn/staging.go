@@ -159,8 +159,7 @@ func (c *container) cloneAttr() *syscall.SysProcAttr {
 		CgroupFD:    cgroupFD,
 	}
 	if c.plan.Cloneflags&unix.CLONE_NEWUSER != 0 {
-		sys.UidMappings = idMaps(c.ids.Config)
-		sys.GidMappings = sys.UidMappings
+		sys.UidMappings, sys.GidMappings = c.plan.BoundUsers.idMaps(c.ids.Config)
 		sys.GidMappingsEnableSetgroups = true
 		// Root inside, before the exec: nspawn's own IDs are not in a
 		// shifted map, and an exec by an unmapped user drops every

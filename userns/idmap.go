@@ -2,6 +2,7 @@ package userns
 
 import (
 	"fmt"
+	"sort"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -75,4 +76,33 @@ func NewMappingNamespace(maps []syscall.SysProcIDMap) (int, error) {
 		return -1, fmt.Errorf("open an ID-mapped mount's user namespace: %w", err)
 	}
 	return fd, nil
+}
+
+// Bound is one ID of the container mapped onto a host ID of its own
+// rather than the range's (--bind-user).
+type Bound struct{ Container, Host uint32 }
+
+// SplitMaps maps the container's 0..size-1 onto shift.. as usual, but
+// each bound ID onto its host ID, the range split around it, as
+// systemd-nspawn 252 writes its maps for --bind-user: the range's own
+// host ID for a bound one is left unused.
+func SplitMaps(shift, size uint32, bound []Bound) []syscall.SysProcIDMap {
+	sorted := append([]Bound(nil), bound...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Container < sorted[j].Container })
+	var maps []syscall.SysProcIDMap
+	from := uint32(0)
+	for _, b := range sorted {
+		if b.Container >= size || b.Container < from {
+			continue
+		}
+		if b.Container > from {
+			maps = append(maps, syscall.SysProcIDMap{ContainerID: int(from), HostID: int(shift + from), Size: int(b.Container - from)})
+		}
+		maps = append(maps, syscall.SysProcIDMap{ContainerID: int(b.Container), HostID: int(b.Host), Size: 1})
+		from = b.Container + 1
+	}
+	if from < size {
+		maps = append(maps, syscall.SysProcIDMap{ContainerID: int(from), HostID: int(shift + from), Size: int(size - from)})
+	}
+	return maps
 }

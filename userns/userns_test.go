@@ -1,6 +1,10 @@
 package userns
 
-import "testing"
+import (
+	"reflect"
+	"syscall"
+	"testing"
+)
 
 func TestParseSpec(t *testing.T) {
 	for _, tc := range []struct {
@@ -72,5 +76,38 @@ func TestPickRangeHoldsIt(t *testing.T) {
 	defer lease3.Release()
 	if again != first {
 		t.Fatalf("tree's range %d not preferred once free: got %d", first, again)
+	}
+}
+
+// TestSplitMaps: the maps systemd-nspawn 252 wrote on this host for
+// --bind-user under -U (/proc/self/uid_map inside).
+func TestSplitMaps(t *testing.T) {
+	for _, tc := range []struct {
+		bound []Bound
+		want  []syscall.SysProcIDMap
+	}{
+		{nil, []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0x80000, Size: 65536}}},
+		{[]Bound{{60514, 4321}}, []syscall.SysProcIDMap{
+			{ContainerID: 0, HostID: 0x80000, Size: 60514},
+			{ContainerID: 60514, HostID: 4321, Size: 1},
+			{ContainerID: 60515, HostID: 0x80000 + 60515, Size: 5021},
+		}},
+		{[]Bound{{60515, 4322}, {60514, 4321}}, []syscall.SysProcIDMap{
+			{ContainerID: 0, HostID: 0x80000, Size: 60514},
+			{ContainerID: 60514, HostID: 4321, Size: 1},
+			{ContainerID: 60515, HostID: 4322, Size: 1},
+			{ContainerID: 60516, HostID: 0x80000 + 60516, Size: 5020},
+		}},
+		{[]Bound{{60514, 4321}, {60516, 4323}}, []syscall.SysProcIDMap{
+			{ContainerID: 0, HostID: 0x80000, Size: 60514},
+			{ContainerID: 60514, HostID: 4321, Size: 1},
+			{ContainerID: 60515, HostID: 0x80000 + 60515, Size: 1},
+			{ContainerID: 60516, HostID: 4323, Size: 1},
+			{ContainerID: 60517, HostID: 0x80000 + 60517, Size: 5019},
+		}},
+	} {
+		if got := SplitMaps(0x80000, 65536, tc.bound); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("SplitMaps(%v) = %v, want %v", tc.bound, got, tc.want)
+		}
 	}
 }
