@@ -28,7 +28,7 @@ func needRoot(t *testing.T) {
 }
 
 // newNS makes a network namespace and returns an fd holding it.
-func newNS(t *testing.T) int {
+func newNS(t testing.TB) int {
 	t.Helper()
 	var fd int
 	err := onThread(func() error {
