@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nspawn/nspawn/siphash"
 	"github.com/nspawn/nspawn/users"
 )
 
@@ -68,7 +69,7 @@ func PickRange(machine string, treeBase uint32) (uint32, *Lease, error) {
 		var n uint32
 		if !hashed {
 			hashed = true
-			n = uint32(sipHash24([]byte(machine), pickKey))
+			n = uint32(siphash.Sum64([]byte(machine), pickKey))
 		} else {
 			n = rand.Uint32()
 		}

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"syscall"
 	"testing"
+
+	"github.com/nspawn/nspawn/siphash"
 )
 
 func TestParseSpec(t *testing.T) {
@@ -43,7 +45,7 @@ func TestParseSpec(t *testing.T) {
 // tree owned by root).
 func TestPickHashMatchesSystemd(t *testing.T) {
 	for name, want := range map[string]uint32{"alpha": 1447690240, "test1": 1417084928, "busybox": 68157440} {
-		n := uint32(sipHash24([]byte(name), pickKey))
+		n := uint32(siphash.Sum64([]byte(name), pickKey))
 		if got := (n%(pickMax-pickMin) + pickMin) &^ (RangeSize - 1); got != want {
 			t.Errorf("%s: range %d, systemd-nspawn picks %d", name, got, want)
 		}

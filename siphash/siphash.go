@@ -1,13 +1,16 @@
-package userns
+// Package siphash is SipHash-2-4 as systemd's siphash24(): nspawn derives
+// from it what systemd-nspawn derives (the user-ID range a machine name
+// picks, link MACs, shortened interface names), so both agree on one host.
+package siphash
 
 import (
 	"encoding/binary"
 	"math/bits"
 )
 
-// sipHash24 is SipHash-2-4 of data under key, as systemd's siphash24(),
-// so a machine name picks the same range here as under systemd-nspawn.
-func sipHash24(data []byte, key [16]byte) uint64 {
+// Sum64 is SipHash-2-4 of data under key, the number systemd's
+// siphash24() returns.
+func Sum64(data []byte, key [16]byte) uint64 {
 	k0 := binary.LittleEndian.Uint64(key[:8])
 	k1 := binary.LittleEndian.Uint64(key[8:])
 	v0 := k0 ^ 0x736f6d6570736575

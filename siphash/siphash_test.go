@@ -1,4 +1,4 @@
-package userns
+package siphash
 
 import "testing"
 
@@ -39,7 +39,7 @@ func TestSipHashVectors(t *testing.T) {
 		msg[i] = byte(i)
 	}
 	for n, want := range sipHashVectors {
-		if got := sipHash24(msg[:n], key); got != want {
+		if got := Sum64(msg[:n], key); got != want {
 			t.Errorf("SipHash-2-4 of %d bytes 00..: %#016x, want %#016x", n, got, want)
 		}
 	}
