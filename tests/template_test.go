@@ -279,13 +279,39 @@ func TestTemplateConcurrent(t *testing.T) {
 	}
 }
 
-// bigTemplate is a template that takes over a second to copy: the
-// busybox tree with many small files and two large ones.
-func bigTemplate(t *testing.T) string {
+// fastTempDir is a temporary directory on /dev/shm where that is a
+// tmpfs, else the test's own: many small files made and removed on this
+// VM's ext4 slow its next inode allocations by seconds (ext4's
+// recently_deleted scan), which a tmpfs does not know.
+func fastTempDir(t *testing.T) string {
 	t.Helper()
-	tpl := copyTree(t, busyboxTree)
-	for d := 0; d < 40; d++ {
-		sub := filepath.Join(tpl, "many", fmt.Sprint(d))
+	var sfs unix.Statfs_t
+	if unix.Statfs("/dev/shm", &sfs) != nil || sfs.Type != unix.TMPFS_MAGIC {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "nspawn-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// copyTreeTo copies the tree src into dir.
+func copyTreeTo(t *testing.T, src, dir string) string {
+	t.Helper()
+	dst := filepath.Join(dir, filepath.Base(src))
+	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("copy %s: %v: %s", src, err, out)
+	}
+	return dst
+}
+
+// addFiles adds n thousand small files to tree, under /many.
+func addFiles(t *testing.T, tree string, n int) {
+	t.Helper()
+	for d := 0; d < n; d++ {
+		sub := filepath.Join(tree, "many", fmt.Sprint(d))
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -295,16 +321,22 @@ func bigTemplate(t *testing.T) string {
 			}
 		}
 	}
-	for _, name := range []string{"large1", "large2"} {
-		f, err := os.Create(filepath.Join(tpl, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = unix.Fallocate(int(f.Fd()), 0, 0, 512<<20)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+}
+
+// bigTemplate is a template in dir that takes seconds to copy: the
+// busybox tree with 60000 small files and a large one.
+func bigTemplate(t *testing.T, dir string) string {
+	t.Helper()
+	tpl := copyTreeTo(t, busyboxTree, dir)
+	addFiles(t, tpl, 60)
+	f, err := os.Create(filepath.Join(tpl, "large"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = unix.Fallocate(int(f.Fd()), 0, 0, 256<<20)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return tpl
 }
@@ -312,8 +344,8 @@ func bigTemplate(t *testing.T) string {
 // TestTemplateProgress: a long copy shows its progress on a terminal,
 // and nothing with stderr a pipe or with -q.
 func TestTemplateProgress(t *testing.T) {
-	tpl := bigTemplate(t)
-	dir := t.TempDir()
+	dir := fastTempDir(t)
+	tpl := bigTemplate(t, dir)
 	term := startTerminal(t, 24, 200, "-D", filepath.Join(dir, "tty"), "--template="+tpl, "/bin/true")
 	at := term.expect(0, "Copying "+tpl+" to "+filepath.Join(dir, "tty")+": ")
 	term.expect(at, " files, ")
@@ -342,16 +374,8 @@ func TestTemplateProgress(t *testing.T) {
 // 100000 more files) shows its progress on a terminal, and nothing with
 // stderr a pipe.
 func TestChownProgress(t *testing.T) {
-	tree := copyTree(t, debianTree)
-	for d := 0; d < 100; d++ {
-		sub := filepath.Join(tree, "many", fmt.Sprint(d))
-		os.MkdirAll(sub, 0o755)
-		for f := 0; f < 1000; f++ {
-			if err := os.WriteFile(filepath.Join(sub, fmt.Sprint(f)), nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	tree := copyTreeTo(t, debianTree, fastTempDir(t))
+	addFiles(t, tree, 100)
 	term := startTerminal(t, 24, 200, "-D", tree, "-U", "--private-users-ownership=chown", "/bin/true")
 	at := term.expect(0, "Shifting the owners of "+tree+": ")
 	term.expect(at, " files, ")
@@ -376,7 +400,7 @@ func TestTemplateKilledMidCopy(t *testing.T) {
 	if os.Getenv("NSPAWN_UNDO_WIRED") != "1" {
 		t.Skip("needs the undo wiring")
 	}
-	tpl := bigTemplate(t)
+	tpl := bigTemplate(t, fastTempDir(t))
 	dir := t.TempDir()
 	cmd := exec.Command(nspawnBin, "-q", "-D", filepath.Join(dir, "new"), "--template="+tpl, "/bin/true")
 	if err := cmd.Start(); err != nil {
