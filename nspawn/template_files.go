@@ -217,13 +217,15 @@ type fileID struct{ dev, ino uint64 }
 // template's root are mount points: their directory is made, empty, as
 // systemd's copy does with COPY_SAME_MOUNT.
 type treeCopier struct {
-	from    string
-	dev     uint64
-	links   map[fileID]string // the first copy of each inode with links
-	done    *progress.Counter
-	stopped atomic.Bool
-	buf     [1 << 16]byte // one xattr value (XATTR_SIZE_MAX)
-	names   [1 << 16]byte // one xattr name list
+	from  string
+	dev   uint64
+	links map[fileID]string // the first copy of each inode with links
+	// noReflink: FICLONE failed as on a filesystem that cannot.
+	noReflink bool
+	done      *progress.Counter
+	stopped   atomic.Bool
+	buf       [1 << 16]byte // one xattr value (XATTR_SIZE_MAX)
+	names     [1 << 16]byte // one xattr name list
 }
 
 // fail says which file failed, as a path in the template, and why.
@@ -320,33 +322,68 @@ func (c *treeCopier) entry(src, dst string) error {
 // the blocks on a filesystem that can (btrfs, xfs), which is instant and
 // takes no space, as systemd-nspawn's COPY_REFLINK; elsewhere (ext4,
 // tmpfs) copy_file_range copies in the kernel, without the data passing
-// through nspawn, and falls back to read and write only where the
-// kernel cannot (across some filesystems).
+// through nspawn, and read and write do where the kernel cannot (across
+// some filesystems). Raw fds, not os.File: the runtime's poller setup
+// cost more than the copy of a small file.
 func (c *treeCopier) regular(src, dst string, st *unix.Stat_t) error {
-	in, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	in, err := unix.Open(src, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	defer unix.Close(in)
+	out, err := unix.Open(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err
 	}
-	defer out.Close()
-	if st.Size == 0 || unix.IoctlFileClone(int(out.Fd()), int(in.Fd())) == nil {
+	defer unix.Close(out)
+	if st.Size == 0 {
 		return nil
 	}
-	for {
-		n, err := unix.CopyFileRange(int(in.Fd()), nil, int(out.Fd()), nil, 1<<30, 0)
-		if n == 0 && err == nil {
+	if !c.noReflink {
+		err := unix.IoctlFileClone(out, in)
+		if err == nil {
 			return nil
 		}
+		// One filesystem that cannot reflink will not start to: the
+		// template is one filesystem, and so is -D's parent.
+		c.noReflink = err == unix.EOPNOTSUPP || err == unix.EINVAL || err == unix.EXDEV || err == unix.ENOTTY
+	}
+	for left := st.Size; left > 0; {
+		n, err := unix.CopyFileRange(in, nil, out, nil, int(min(left, 1<<30)), 0)
 		if err == unix.EXDEV || err == unix.EINVAL || err == unix.ENOSYS || err == unix.EOPNOTSUPP {
-			_, err = io.Copy(out, in) // both offsets are where copy_file_range left them
-			return err
+			// Both offsets are where copy_file_range left them.
+			return c.readWrite(in, out)
 		}
 		if err != nil {
 			return err
+		}
+		if n == 0 {
+			break // the file shrank meanwhile
+		}
+		left -= int64(n)
+	}
+	return nil
+}
+
+// readWrite copies the rest of in to out through nspawn's memory.
+func (c *treeCopier) readWrite(in, out int) error {
+	for {
+		n, err := unix.Read(in, c.buf[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 || err != nil {
+			return err
+		}
+		for b := c.buf[:n]; len(b) > 0; {
+			w, err := unix.Write(out, b)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			b = b[w:]
 		}
 	}
 }

@@ -158,3 +158,32 @@ func describeTree(t *testing.T, root string) string {
 	})
 	return b.String()
 }
+
+// TestCopyReadWrite: the fallback where copy_file_range cannot copies
+// the rest of the file from where the source's offset stands.
+func TestCopyReadWrite(t *testing.T) {
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("0123456789"), 20000)
+	os.WriteFile(filepath.Join(dir, "in"), data, 0o644)
+	in, err := unix.Open(filepath.Join(dir, "in"), unix.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(in)
+	out, err := unix.Open(filepath.Join(dir, "out"), unix.O_WRONLY|unix.O_CREAT, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Seek(in, 10, 0)
+	unix.Seek(out, 10, 0)
+	c := &treeCopier{}
+	err = c.readWrite(in, out)
+	unix.Close(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "out"))
+	if !bytes.Equal(got[10:], data[10:]) || len(got) != len(data) {
+		t.Errorf("copied %d bytes, not the source's", len(got))
+	}
+}
