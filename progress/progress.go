@@ -71,7 +71,7 @@ func Start(w *os.File, label string, quiet bool) (*Counter, *Meter) {
 		return nil, nil
 	}
 	m := &Meter{counter: &Counter{}, stop: make(chan struct{}), done: make(chan struct{})}
-	go m.run(w, label)
+	go m.run(w, label, int(w.Fd()))
 	return m.counter, m
 }
 
@@ -85,7 +85,7 @@ func (m *Meter) Stop() {
 	<-m.done
 }
 
-func (m *Meter) run(w io.Writer, label string) {
+func (m *Meter) run(w io.Writer, label string, fd int) {
 	defer close(m.done)
 	start := time.Now()
 	wait := time.NewTimer(delay)
@@ -98,8 +98,12 @@ func (m *Meter) run(w io.Writer, label string) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
+		width, _, err := term.GetSize(fd)
+		if err != nil {
+			width = 0
+		}
 		// \r and erase-to-end-of-line (EL, CSI K) redraw the one line.
-		fmt.Fprintf(w, "\r%s\x1b[K", Line(label, m.counter.Files(), m.counter.Bytes(), time.Since(start)))
+		fmt.Fprintf(w, "\r%s\x1b[K", Fit(Line(label, m.counter.Files(), m.counter.Bytes(), time.Since(start)), width))
 		select {
 		case <-m.stop:
 			fmt.Fprint(w, "\r\x1b[K")
@@ -116,6 +120,18 @@ func Line(label string, files, bytes int64, elapsed time.Duration) string {
 		rate = float64(bytes) / s
 	}
 	return fmt.Sprintf("%s: %d files, %s, %s/s", label, files, Size(float64(bytes)), Size(rate))
+}
+
+// Fit cuts line to less than width columns (one rune each), so it never
+// wraps and \r redraws all of it; width 0 (unknown) leaves it whole.
+func Fit(line string, width int) string {
+	if width <= 1 || len(line) < width {
+		return line
+	}
+	if r := []rune(line); len(r) >= width {
+		return string(r[:width-1])
+	}
+	return line
 }
 
 // Size formats a byte count in binary units, as systemd's FORMAT_BYTES.

@@ -1,10 +1,13 @@
 package progress
 
 import (
+	"bytes"
 	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 func TestSize(t *testing.T) {
@@ -73,4 +76,63 @@ func TestStartNotATerminal(t *testing.T) {
 	}
 	var m *Meter
 	m.Stop()
+}
+
+func TestFit(t *testing.T) {
+	for _, row := range []struct {
+		line  string
+		width int
+		want  string
+	}{
+		{"abcdef", 0, "abcdef"}, {"abcdef", 7, "abcdef"}, {"abcdef", 6, "abcde"},
+		{"abcdef", 3, "ab"}, {"äöüäöü", 4, "äöü"}, {"äö", 3, "äö"},
+	} {
+		if got := Fit(row.line, row.width); got != row.want {
+			t.Errorf("Fit(%q, %d) = %q, want %q", row.line, row.width, got, row.want)
+		}
+	}
+}
+
+// TestMeterOnTerminal: on a terminal the line appears once the work has
+// gone on for a second, and Stop clears it.
+func TestMeterOnTerminal(t *testing.T) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Skip("no pty:", err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	pty.Setsize(master, &pty.Winsize{Rows: 24, Cols: 80})
+	screen := make(chan []byte)
+	go func() {
+		var all []byte
+		buf := make([]byte, 4096)
+		for !bytes.Contains(all, []byte("files")) {
+			n, err := master.Read(buf)
+			if err != nil {
+				break
+			}
+			all = append(all, buf[:n]...)
+		}
+		screen <- all
+	}()
+	c, m := Start(slave, "Copying /t", false)
+	if c == nil || m == nil {
+		t.Fatal("a terminal got no meter")
+	}
+	c.Add(3, 2048)
+	got := <-screen
+	if !bytes.Contains(got, []byte("\rCopying /t: 3 files, 2.0 KiB, ")) {
+		t.Errorf("screen %q", got)
+	}
+	m.Stop()
+	buf := make([]byte, 4096)
+	var rest []byte
+	for !bytes.HasSuffix(rest, []byte("\r\x1b[K")) {
+		n, err := master.Read(buf)
+		if err != nil {
+			t.Fatalf("after Stop the screen shows %q: %v", rest, err)
+		}
+		rest = append(rest, buf[:n]...)
+	}
 }
