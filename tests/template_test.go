@@ -393,6 +393,48 @@ func TestChownProgress(t *testing.T) {
 	}
 }
 
+// waitForCopy waits until the copy into a temporary beside -D (dir/new)
+// has files in it.
+func waitForCopy(t *testing.T, cmd *exec.Cmd, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		matches, _ := filepath.Glob(filepath.Join(dir, ".#new.*", "many", "*"))
+		if len(matches) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("the copy never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestTemplateInterrupted: SIGINT during the copy stops it, says so in
+// one line, and removes the temporary: nothing is left beside -D.
+func TestTemplateInterrupted(t *testing.T) {
+	tpl := bigTemplate(t, fastTempDir(t))
+	dir := t.TempDir()
+	cmd := exec.Command(nspawnBin, "-q", "-D", filepath.Join(dir, "new"), "--template="+tpl, "/bin/true")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForCopy(t, cmd, dir)
+	cmd.Process.Signal(syscall.SIGINT)
+	waitWithin(t, cmd, "nspawn --template", stderr.String)
+	if status := exitStatus(cmd.ProcessState); status != 1 {
+		t.Errorf("status %d, want 1", status)
+	}
+	checkOneErrorLine(t, stderr.String(), "--template="+tpl+": interrupted")
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left beside -D: %v", entries)
+	}
+}
+
 // TestTemplateKilledMidCopy: SIGKILL during the copy leaves no temporary
 // beside -D and no -D: the undo log's cleanup stage removes the one it
 // recorded.
@@ -406,20 +448,7 @@ func TestTemplateKilledMidCopy(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The marker: the temporary has files in it.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		matches, _ := filepath.Glob(filepath.Join(dir, ".#new.*", "many", "*"))
-		if len(matches) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatal("the copy never started")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitForCopy(t, cmd, dir)
 	cmd.Process.Kill()
 	cmd.Wait()
 	for deadline := time.Now().Add(30 * time.Second); ; {
