@@ -6,7 +6,9 @@
 //  2. ProbeHost: the host facts planning needs, read once.
 //  3. BuildPlan: every decision, every user error, before anything
 //     exists; the Plan does not change after.
-//  4. settleUserNS: what only a running nspawn can settle, once for its
+//  4. Populate (template_files.go): with --template, a -D that does not
+//     exist is made, a copy renamed into place, and planned again on it.
+//     settleUserNS: what only a running nspawn can settle, once for its
 //     life: a picked ID range, an ID-mapped tree or a chown.
 //  5. container.start, the phases in order: the cgroup's claim and the
 //     undo watcher (package undo: every later thing made on the host is

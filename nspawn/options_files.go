@@ -20,6 +20,7 @@ type FilesOptions struct {
 	LoadCredentials []string
 	Inaccessible    []string
 	BindUsers       []string
+	Template        string
 }
 
 // declareFilesOptions declares FilesOptions' flags, with their argument
@@ -41,11 +42,13 @@ func declareFilesOptions(fs *pflag.FlagSet, o *FilesOptions) {
 	fs.StringVar(&o.PivotRoot, "pivot-root", "", "The container's root is PATH inside the tree; the tree itself goes to OLD inside it, or out of sight")
 	fs.StringArrayVar(&o.SetCredentials, "set-credential", nil, "Give the payload a credential with this value (C escapes allowed), in $CREDENTIALS_DIRECTORY")
 	fs.StringArrayVar(&o.LoadCredentials, "load-credential", nil, "Give the payload a credential read from a host file or AF_UNIX socket, in $CREDENTIALS_DIRECTORY")
+	fs.StringVar(&o.Template, "template", "", "Make the directory from this template tree first, when it does not exist (a copy, reflinked where the filesystem can)")
 	fs.StringArrayVar(&o.Inaccessible, "inaccessible", nil, "Make PATH inaccessible: an empty node of its type with mode 0 over it")
 	fs.StringArrayVar(&o.BindUsers, "bind-user", nil, "Bind a host user's home to /run/host/home/NAME and make the user known inside at a UID from 60514, mapped onto its own (needs -U)")
 	argNames(fs, map[string]string{
 		"bind-user":       "NAME",
 		"inaccessible":    "PATH",
+		"template":        "DIR",
 		"volatile":        "MODE",
 		"overlay":         "PATH[:PATH...]:PATH",
 		"overlay-ro":      "PATH[:PATH...]:PATH",

@@ -74,6 +74,8 @@ type Plan struct {
 	// a tmpfs (ephemeral_files.go).
 	Ephemeral      bool
 	EphemeralUpper string
+	// Template is --template: -D to make from it first (template_files.go).
+	Template TemplateCopy
 	// TreeLock is how the tree is locked against other containers
 	// (lock_files.go).
 	TreeLock treeLockMode
@@ -168,7 +170,7 @@ func privateNetwork(o *Options) bool {
 // hostname, UUID.
 func (p *Plan) planIdentity(o *Options, host *Facts) error {
 	var err error
-	if p.Root, err = treeRoot(o.Directory, host.Cwd); err != nil {
+	if p.Root, err = p.planTemplate(o, host.Cwd); err != nil {
 		return err
 	}
 	if o.PivotRoot != "" {

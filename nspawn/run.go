@@ -65,6 +65,10 @@ func Main(argv []string) int {
 	}
 	out := newReporter(plan.Quiet)
 	out.Warn(plan.Warnings...)
+	// Before run: settleUserNS chowns or ID-maps the tree -D must be.
+	if plan, err = Populate(plan, opts, host, out); err != nil {
+		return fail(err)
+	}
 	return run(plan, out)
 }
 

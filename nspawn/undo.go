@@ -13,5 +13,6 @@ func UndoHandlers() map[string]undo.Handler {
 		cgroup.UndoKind: cgroup.UndoCgroup, // the scope, or the payload cgroup
 		undoLockKind:    UndoLockFile,      // the tree's lock files
 		undoDirKind:     UndoDir,           // -x's upper on disk, --overlay's work directories
+		undoKindTree:    UndoTree,          // a --template copy's temporary
 	}
 }

@@ -3,11 +3,13 @@ package nspawn
 import (
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/nspawn/nspawn/mounts"
+	"github.com/nspawn/nspawn/progress"
 	"github.com/nspawn/nspawn/userns"
 )
 
@@ -118,7 +120,10 @@ func settleUserNS(plan *Plan, out reporter) (idMapping, error) {
 	// Also with a shift of 0, as in systemd-nspawn: that chowns a
 	// shifted tree back.
 	if c.Ownership == userns.OwnershipChown {
-		if err := userns.Chown(plan.Root, c.Shift); err != nil {
+		done, meter := progress.Start(os.Stderr, "Shifting the owners of "+plan.Root, plan.Quiet)
+		err := userns.Chown(plan.Root, c.Shift, done)
+		meter.Stop()
+		if err != nil {
 			return m, fmt.Errorf("--private-users-ownership=chown: %w", err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/progress"
 )
 
 // busyBase owns a tree's root directory while Chown works on it. No range
@@ -23,7 +25,9 @@ const busyBase = 0xFFFE0000
 // namespaced file capabilities are shifted the same way. A root directory
 // already owned by the range marks a tree shifted before, and Chown then
 // returns at once; other mounts inside the tree are left as they are.
-func Chown(root string, shift uint32) error {
+// Each file done is counted in done (nil: not counted), for the progress
+// line of a big tree.
+func Chown(root string, shift uint32, done *progress.Counter) error {
 	if shift%RangeSize != 0 || shift >= busyBase {
 		return fmt.Errorf("chown %s: the range must start at a multiple of 65536 below %d, not at %d", root, uint32(busyBase), shift)
 	}
@@ -51,7 +55,7 @@ func Chown(root string, shift uint32) error {
 	if err := unix.Fchown(fd, int(st.Uid), int(st.Gid)); err != nil {
 		return fmt.Errorf("chown %s: %w", root, err)
 	}
-	c := &chowner{shift: shift, root: st}
+	c := &chowner{shift: shift, root: st, done: done}
 	if err := c.walk(dir); err != nil {
 		return err
 	}
@@ -62,6 +66,7 @@ func Chown(root string, shift uint32) error {
 type chowner struct {
 	shift uint32
 	root  unix.Statx_t
+	done  *progress.Counter
 	buf   [1 << 16]byte
 }
 
@@ -128,6 +133,7 @@ func (c *chowner) entry(dirfd int, path, name string) error {
 // patch shifts the owner and ACLs of the file fd refers to (O_PATH or not),
 // stat'ed as st. Anything already shifted is not written again.
 func (c *chowner) patch(fd int, path string, st *unix.Statx_t) error {
+	c.done.Add(1, int64(st.Size))
 	uid, gid := c.shift|st.Uid&0xFFFF, c.shift|st.Gid&0xFFFF
 	typ := uint32(st.Mode) & unix.S_IFMT
 	// fd may be O_PATH, which most calls refuse; its /proc link reaches the

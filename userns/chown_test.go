@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/progress"
 )
 
 const chownTestShift = 0x80000
@@ -98,7 +100,12 @@ func TestChown(t *testing.T) {
 		t.Log("no file capabilities on this filesystem; not testing them")
 	}
 
-	mustChown(t, Chown(root, chownTestShift))
+	var done progress.Counter
+	mustChown(t, Chown(root, chownTestShift, &done))
+	// The root, d, d/suid, link, fifo, null, sock, user, acl, cap, capns.
+	if done.Files() != 11 {
+		t.Errorf("the progress counter counted %d files, want 11", done.Files())
+	}
 
 	for _, name := range []string{"", "d", "d/suid", "link", "fifo", "null", "sock", "acl", "cap"} {
 		wantChowned(t, p(name), chownTestShift, chownTestShift)
@@ -119,7 +126,7 @@ func TestChown(t *testing.T) {
 
 	// The root's owner marks the tree shifted: a second run looks no further.
 	mustChown(t, os.Lchown(p("user"), 0, 0))
-	mustChown(t, Chown(root, chownTestShift))
+	mustChown(t, Chown(root, chownTestShift, nil))
 	wantChowned(t, p("user"), 0, 0)
 }
 
@@ -143,7 +150,12 @@ func TestChownBusy(t *testing.T) {
 	mustChown(t, os.Lchown(p("d/suid"), chownTestShift+7, chownTestShift+7))
 	mustChown(t, os.Lchown(p("fifo"), 0x30000+9, 0x30000+9))
 
-	mustChown(t, Chown(root, chownTestShift))
+	var done progress.Counter
+	mustChown(t, Chown(root, chownTestShift, &done))
+	// The root, d, d/suid, link, fifo, null, sock, user, acl, cap, capns.
+	if done.Files() != 11 {
+		t.Errorf("the progress counter counted %d files, want 11", done.Files())
+	}
 
 	for _, name := range []string{"", "d", "link", "null", "sock", "acl"} {
 		wantChowned(t, p(name), chownTestShift, chownTestShift)
@@ -155,7 +167,7 @@ func TestChownBusy(t *testing.T) {
 
 func TestChownBadShift(t *testing.T) {
 	for _, shift := range []uint32{chownTestShift + 1, busyBase, 0xFFFF0000} {
-		if err := Chown(t.TempDir(), shift); err == nil {
+		if err := Chown(t.TempDir(), shift, nil); err == nil {
 			t.Errorf("Chown(%#x) succeeded", shift)
 		}
 	}
