@@ -21,7 +21,9 @@ const tablePrefix = "nspawn-"
 // portTag is a forwarding rule's user data: how another start finds which
 // container forwards a port (the tables are the record, the claims only
 // guard the moment of the check).
-func portTag(p Port) []byte { return []byte("nspawn-port " + p.Protocol + ":" + fmt.Sprint(p.HostPort)) }
+func portTag(p Port) []byte {
+	return []byte("nspawn-port " + p.Protocol + ":" + fmt.Sprint(p.HostPort))
+}
 
 // tableSpec is everything one container's table holds.
 type tableSpec struct {
