@@ -198,12 +198,15 @@ func (n *testNet) hostState() string {
 
 // end deletes container ns and waits until its host side ve-NAME is gone:
 // a namespace is destroyed by a kernel worker after its last reference.
-func (n *testNet) end(name string) {
+func (n *testNet) end(name string) { n.endLink(name, "ve-"+name) }
+
+// endLink deletes container ns and waits until its host side link is gone.
+func (n *testNet) endLink(name, link string) {
 	exec.Command("ip", "netns", "del", n.name(name)).Run()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if exec.Command("ip", "-n", n.name("host"), "link", "show", "ve-"+name).Run() != nil {
+		if exec.Command("ip", "-n", n.name("host"), "link", "show", link).Run() != nil {
 			return
 		}
 	}
-	n.t.Fatalf("ve-%s still there 10s after its namespace was deleted", name)
+	n.t.Fatalf("%s still there 10s after its namespace was deleted", link)
 }
