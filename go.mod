@@ -13,6 +13,7 @@ require (
 )
 
 require (
+	github.com/google/nftables v0.3.0
 	github.com/jsimonetti/rtnetlink/v2 v2.3.0
 	github.com/mdlayher/netlink v1.9.0
 	golang.org/x/arch v0.33.0
