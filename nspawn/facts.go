@@ -50,6 +50,8 @@ type Facts struct {
 	Files map[string]HostFile
 	// Exec is what the payload's execution environment needs (facts_exec.go).
 	Exec ExecFacts
+	// Net is what the network options name on the host (facts_network.go).
+	Net NetFacts
 }
 
 // HostFile is a host file as the probe found it.
@@ -106,6 +108,7 @@ func ProbeHost(o *Options) (*Facts, error) {
 		}
 	}
 	probeCredentials(o, f)
+	f.Net = probeNetFacts(o)
 	return f, nil
 }
 

@@ -69,6 +69,7 @@ type Options struct {
 	// container's files and devices (options_files.go).
 	ExecOptions
 	FilesOptions
+	NetworkOptions
 
 	// Command is the payload and its arguments: everything after the first
 	// non-option argument, untouched.
@@ -135,6 +136,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.BoolVarP(&o.Pipe, "pipe", "P", false, "Same as --console=pipe")
 	declareFilesOptions(fs, &o.FilesOptions)
 	declareExecOptions(fs, &o.ExecOptions)
+	declareNetworkOptions(fs, &o.NetworkOptions)
 	fs.BoolVarP(&o.Help, "help", "h", false, "Show this help")
 	fs.BoolVar(&o.Version, "version", false, "Show the version, as systemd-nspawn's: \"systemd 252 (252-nspawn-VERSION)\"")
 	fs.BoolVar(&o.NoPager, "no-pager", false, "Accepted for systemd-nspawn's callers; nspawn pages nothing")
@@ -202,6 +204,12 @@ func ParseOptions(args []string) (*Options, error) {
 	}
 	if o.ShareNetwork && o.PrivateNetwork {
 		return nil, &UsageError{"--share-network and --private-network contradict each other; pick one"}
+	}
+	for _, name := range []string{"network-bridge", "network-zone", "network-namespace-path"} {
+		// Given empty is not the same as not given.
+		if f := fs.Lookup(name); f.Changed && f.Value.String() == "" {
+			return nil, &UsageError{fmt.Sprintf("--%s=: the value is empty; name one, or leave the option out", name)}
+		}
 	}
 	o.Command = command
 	return o, nil

@@ -110,6 +110,9 @@ func TestParseOptionsErrors(t *testing.T) {
 		{[]string{"--quiet=yes"}, true, "option '--quiet' doesn't allow an argument"},
 		{[]string{"--b"}, true, "option '--b' is ambiguous; possibilities: '--boot' '--bind' '--bind-ro'"},
 		{[]string{"--share-network", "--private-network"}, false, "--share-network and --private-network contradict each other"},
+		{[]string{"--network-bridge="}, false, "--network-bridge=: the value is empty"},
+		{[]string{"--network-zone="}, false, "--network-zone=: the value is empty"},
+		{[]string{"--network-namespace-path="}, false, "--network-namespace-path=: the value is empty"},
 	} {
 		_, err := ParseOptions(row.args)
 		var getopt *GetoptError
@@ -143,6 +146,7 @@ func TestHelpValuesParse(t *testing.T) {
 			return nil
 		},
 		"volatile":                  func(v string) error { _, err := parseVolatile(v); return err },
+		"network-configure":         func(v string) error { _, err := networkConfigure(v, false); return err },
 		"restrict-address-families": func(v string) error { var a security.AddressFamilies; return a.Add(v) },
 	}
 	newFlagSet(&Options{}).VisitAll(func(f *pflag.Flag) {

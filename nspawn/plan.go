@@ -36,8 +36,11 @@ type Plan struct {
 	// nspawn has moved it into its cgroups and handed it its message:
 	// CLONE_NEWCGROUP roots the namespace where the child is at clone
 	// time, which is only its cgroup when CLONE_INTO_CGROUP put it there.
-	LateCgroupNS   bool
+	LateCgroupNS bool
+	// PrivateNetwork: the container has a network namespace of its own
+	// (Network says which and what is in it).
 	PrivateNetwork bool
+	Network        NetworkPlan
 	// UserNS is the user namespace as asked for (with CLONE_NEWUSER): how
 	// the container's IDs map onto the host's and who owns the tree. A
 	// picked range and the ownership auto resolves to are settled when
@@ -130,7 +133,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 func BuildPlan(o *Options, host *Facts) (*Plan, error) {
 	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, HostOSRelease: host.OSRelease}
 	for _, step := range []func(*Options, *Facts) error{
-		p.planMode, p.planIdentity, p.planLifecycle, p.planCgroup,
+		p.planMode, p.planIdentity, p.planNetwork, p.planLifecycle, p.planCgroup,
 		p.planMounts, p.planUserNS, p.planBindUsers, p.planSecurity, p.planPayload, p.planExec, p.planJournal,
 	} {
 		if err := step(o, host); err != nil {
@@ -150,8 +153,7 @@ func (p *Plan) planMode(o *Options, host *Facts) error {
 	}
 	var err error
 	p.Console, err = consoleMode(o, host)
-	p.PrivateNetwork = privateNetwork(o)
-	p.Cloneflags = namespaces(!p.PrivateNetwork, host.TimeNS)
+	p.Cloneflags = namespaces(host.TimeNS)
 	return err
 }
 
@@ -329,13 +331,10 @@ func treeRoot(dir, cwd string) (string, error) {
 }
 
 // namespaces are the ones every container gets; the time namespace only
-// where the kernel has one (Linux 5.6+). The user namespace is added by
-// planUserNS.
-func namespaces(shareNetwork, timeNS bool) uintptr {
+// where the kernel has one (Linux 5.6+). The network namespace is added
+// by planNetwork, the user namespace by planUserNS.
+func namespaces(timeNS bool) uintptr {
 	f := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
-	if !shareNetwork {
-		f |= unix.CLONE_NEWNET
-	}
 	if timeNS {
 		f |= unix.CLONE_NEWTIME
 	}

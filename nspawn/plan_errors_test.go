@@ -73,6 +73,10 @@ func TestPlanErrors(t *testing.T) {
 	upper := func(v string) func(*Facts) {
 		return func(f *Facts) { f.Env = append(f.Env, "NSPAWN_EPHEMERAL_UPPER="+v) }
 	}
+	hostLinks := func(f *Facts) {
+		f.Net.Links = map[string]LinkFact{"eth1": {Exists: true}, "br0": {Exists: true, Bridge: true}}
+	}
+	notNetNS := func(f *Facts) { f.Net.NSPathErr = errors.New("/etc/passwd is not a network namespace") }
 	for _, row := range []struct {
 		args  []string
 		facts func(*Facts)
@@ -237,6 +241,32 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"--bind-user=alice", "--private-users=1000000:1000", "true"}, hostUsers, "--bind-user=alice: no free UID in 60514..60577"},
 		{[]string{"-D", usersTree, "--bind-user=bob", "-U", "true"}, hostUsers, "--bind-user=bob: the tree's /etc/passwd has a user bob already"},
 		{[]string{"-D", usersTree, "--bind-user=carol", "-U", "true"}, hostUsers, "--bind-user=carol: the tree's /etc/group has a group carol already"},
+		// The network.
+		{[]string{"--share-network", "-n", "true"}, nil, "--share-network and --network-veth contradict each other"},
+		{[]string{"--share-network", "-p", "80", "true"}, nil, "--share-network and --port=80 contradict each other"},
+		{[]string{"--share-network", "--network-namespace-path=/run/netns/x", "true"}, nil, "--share-network and --network-namespace-path=/run/netns/x contradict each other"},
+		{[]string{"--network-namespace-path=/run/netns/x", "-n", "true"}, nil, "--network-namespace-path=/run/netns/x cannot be combined with --network-veth"},
+		{[]string{"--network-namespace-path=/run/netns/x", "--private-network", "true"}, nil, "cannot be combined with --private-network"},
+		{[]string{"--network-namespace-path=/etc/passwd", "true"}, notNetNS, "--network-namespace-path=/etc/passwd: /etc/passwd is not a network namespace"},
+		{[]string{"--network-bridge=br0", "--network-zone=z", "true"}, hostLinks, "--network-bridge=br0 and --network-zone=z may not be combined"},
+		{[]string{"--network-zone=abcdefghijklmnop", "true"}, nil, `--network-zone=abcdefghijklmnop: "vz-abcdefghijklmnop" is not a valid interface name: longer than 15 bytes`},
+		{[]string{"--network-zone=a/b", "true"}, nil, `"vz-a/b" is not a valid interface name: '/' is not allowed`},
+		{[]string{"--network-bridge=nosuch", "true"}, hostLinks, "--network-bridge=nosuch: the host has no interface nosuch"},
+		{[]string{"--network-bridge=eth1", "true"}, hostLinks, "--network-bridge=eth1: eth1 is not a bridge"},
+		{[]string{"--network-macvlan=nosuch", "true"}, hostLinks, "--network-macvlan=nosuch: the host has no interface nosuch"},
+		{[]string{"--network-ipvlan=nosuch", "true"}, hostLinks, "--network-ipvlan=nosuch: the host has no interface nosuch"},
+		{[]string{"--network-interface=nosuch", "true"}, hostLinks, "--network-interface=nosuch: the host has no interface nosuch"},
+		{[]string{"--network-interface=", "true"}, hostLinks, `--network-interface=: "" is not a valid interface name: it is empty`},
+		{[]string{"--network-interface=eth1:a:b", "true"}, hostLinks, "--network-interface=eth1:a:b: expected HOSTIF[:CONTAINERIF], one colon at most"},
+		{[]string{"--network-interface=eth1", "--network-interface=eth1:x", "true"}, hostLinks, "two network links would be eth1 on the host"},
+		{[]string{"--network-macvlan=eth1", "--network-interface=eth1:mv-eth1", "true"}, hostLinks, "two network links would be mv-eth1 inside the container"},
+		{[]string{"--network-veth-extra=a:b:c", "true"}, nil, "--network-veth-extra=a:b:c: expected HOSTIF[:CONTAINERIF]"},
+		{[]string{"--network-veth-extra=123", "true"}, nil, `"123" is not a valid interface name: all digits`},
+		{[]string{"--network-veth-extra=ok:has space", "true"}, nil, `"has space" is not a valid interface name: ' ' is not allowed`},
+		{[]string{"--network-veth-extra=..", "true"}, nil, `".." is not a valid interface name: it is a directory name`},
+		{[]string{"-p", "80", "true"}, nil, "--port=80: nothing to forward it to; give the container a veth"},
+		{[]string{"--network-macvlan=eth1", "-p", "80", "true"}, hostLinks, "--port=80: nothing to forward it to"},
+		{[]string{"-n", "--network-configure=maybe", "true"}, nil, "--network-configure=maybe: not one of auto, nspawn, networkd"},
 		// The payload.
 		{[]string{"-u", "nosuchuser", "true"}, nil, "--user=nosuchuser:"},
 		{[]string{"--chdir=data", "true"}, nil, "--chdir=data: the working directory must be an absolute path"},

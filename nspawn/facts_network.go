@@ -1,0 +1,123 @@
+package nspawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// NetFacts are what network planning needs of the host: the interfaces
+// the options name, and whether systemd-networkd is there to address the
+// links.
+type NetFacts struct {
+	// Networkd: systemd-networkd runs on the host (its Varlink socket
+	// answers), so it configures ve-*, vb-* and vz-* links as its
+	// 80-container-*.network files say.
+	Networkd bool
+	// Links are the host interfaces the options name, by name.
+	Links map[string]LinkFact
+	// NSPathErr is why --network-namespace-path is no network namespace.
+	NSPathErr error
+}
+
+// LinkFact is a host interface as the probe found it.
+type LinkFact struct {
+	Exists, Bridge bool
+}
+
+// probeNetFacts reads what the network options name; nothing for a run
+// without them.
+func probeNetFacts(o *Options) NetFacts {
+	n := &o.NetworkOptions
+	var f NetFacts
+	if !n.links() && n.NetworkNSPath == "" {
+		return f
+	}
+	f.Networkd = unixSocketAnswers("/run/systemd/netif/io.systemd.Network")
+	f.Links = map[string]LinkFact{}
+	names := append([]string{n.NetworkBridge}, n.NetworkMacvlan...)
+	names = append(names, n.NetworkIpvlan...)
+	names = append(names, n.NetworkInterface...)
+	for _, v := range names {
+		name, _, _ := cutColon(v)
+		if name == "" || len(name) > 15 {
+			continue
+		}
+		if _, err := os.Lstat("/sys/class/net/" + name); err == nil {
+			f.Links[name] = LinkFact{Exists: true, Bridge: exists("/sys/class/net/" + name + "/bridge")}
+		}
+	}
+	if n.NetworkNSPath != "" {
+		f.NSPathErr = checkNetNS(n.NetworkNSPath)
+	}
+	return f
+}
+
+// cutColon is strings.Cut at the first colon.
+func cutColon(v string) (before, after string, found bool) {
+	for i := range len(v) {
+		if v[i] == ':' {
+			return v[:i], v[i+1:], true
+		}
+	}
+	return v, "", false
+}
+
+// checkNetNS: path is a network namespace (nsfs, and the kernel says
+// which type).
+func checkNetNS(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("%s does not exist", path)
+		}
+		return err
+	}
+	defer unix.Close(fd)
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return err
+	}
+	if fs.Type == unix.NSFS_MAGIC {
+		if t, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE); err == nil && t == unix.CLONE_NEWNET {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not a network namespace; give a /proc/PID/ns/net or a bind mount of one (ip netns add puts them in /run/netns)", path)
+}
+
+// unixSocketAnswers: something accepts connections on the socket path.
+func unixSocketAnswers(path string) bool {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.Connect(fd, &unix.SockaddrUnix{Name: path}) == nil
+}
+
+// linkErr says why the host has no interface name to use.
+func (f *Facts) linkErr(name string) error {
+	if !f.Net.Links[name].Exists {
+		return fmt.Errorf("the host has no interface %s (ip link lists them; one moved into another container is gone from the host)", name)
+	}
+	return nil
+}
+
+// bridgeErr says why name is no bridge to join.
+func (f *Facts) bridgeErr(name string) error {
+	if err := f.linkErr(name); err != nil {
+		return err
+	}
+	if !f.Net.Links[name].Bridge {
+		return fmt.Errorf("%s is not a bridge; name a bridge (ip link add NAME type bridge), or use --network-zone= for one nspawn makes", name)
+	}
+	return nil
+}
+
+// netnsErr says why path is no network namespace to join.
+func (f *Facts) netnsErr(path string) error {
+	return f.Net.NSPathErr
+}
