@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,7 +42,7 @@ func probeNetFacts(o *Options) NetFacts {
 	names = append(names, n.NetworkIpvlan...)
 	names = append(names, n.NetworkInterface...)
 	for _, v := range names {
-		name, _, _ := cutColon(v)
+		name, _, _ := strings.Cut(v, ":")
 		if name == "" || len(name) > 15 {
 			continue
 		}
@@ -53,16 +54,6 @@ func probeNetFacts(o *Options) NetFacts {
 		f.NSPathErr = checkNetNS(n.NetworkNSPath)
 	}
 	return f
-}
-
-// cutColon is strings.Cut at the first colon.
-func cutColon(v string) (before, after string, found bool) {
-	for i := range len(v) {
-		if v[i] == ':' {
-			return v[:i], v[i+1:], true
-		}
-	}
-	return v, "", false
 }
 
 // checkNetNS: path is a network namespace (nsfs, and the kernel says

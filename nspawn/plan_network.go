@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/network"
 )
 
 // NetworkPlan is the container's network: whose namespace it runs in,
@@ -151,86 +153,69 @@ func (n *NetworkOptions) firstLinkOption() string {
 }
 
 // planLinks lists the container's links in systemd-nspawn's order: the
-// veth, the extra veths, the macvlans, the ipvlans, the moved interfaces.
+// veth, the extra veths, the macvlans, the ipvlans, the moved interfaces,
+// named as systemd-nspawn names them (network.Shorten past 15 bytes).
 func planLinks(n *NetworkOptions, machine string, host *Facts) ([]LinkPlan, error) {
 	var links []LinkPlan
 	if n.NetworkVeth || n.NetworkBridge != "" || n.NetworkZone != "" {
-		l := LinkPlan{Kind: LinkVeth, Host: shortIfname("ve-" + machine), Container: "host0"}
+		l := LinkPlan{Kind: LinkVeth, Container: network.ContainerVethName}
+		l.Host, _ = network.HostVethName(machine, n.NetworkBridge != "" || n.NetworkZone != "")
 		switch {
 		case n.NetworkBridge != "":
-			if err := checkIfname("--network-bridge", n.NetworkBridge, n.NetworkBridge); err != nil {
+			if _, err := network.ParseIfName("network-bridge", n.NetworkBridge); err != nil {
 				return nil, err
 			}
 			if err := host.bridgeErr(n.NetworkBridge); err != nil {
 				return nil, fmt.Errorf("--network-bridge=%s: %v", n.NetworkBridge, err)
 			}
-			l.Host, l.Bridge = shortIfname("vb-"+machine), n.NetworkBridge
+			l.Bridge = n.NetworkBridge
 		case n.NetworkZone != "":
-			if err := checkIfname("--network-zone", n.NetworkZone, "vz-"+n.NetworkZone); err != nil {
+			bridge, err := network.ZoneBridgeName(n.NetworkZone)
+			if err != nil {
 				return nil, err
 			}
-			l.Host, l.Bridge, l.Zone = shortIfname("vb-"+machine), "vz-"+n.NetworkZone, true
+			l.Bridge, l.Zone = bridge, true
 		}
 		links = append(links, l)
 	}
 	for _, v := range n.NetworkVethExtra {
-		hostIf, inside, err := splitIfPair("--network-veth-extra", v)
+		pair, err := network.ParsePair("network-veth-extra", v)
 		if err != nil {
 			return nil, err
 		}
-		links = append(links, LinkPlan{Kind: LinkVethExtra, Host: hostIf, Container: inside})
+		links = append(links, LinkPlan{Kind: LinkVethExtra, Host: pair.Host, Container: pair.Container})
 	}
 	for _, kind := range []struct {
-		flag, prefix string
-		kind         LinkKind
-		values       []string
+		flag   string
+		kind   LinkKind
+		name   func(string) string
+		values []string
 	}{
-		{"--network-macvlan", "mv-", LinkMacvlan, n.NetworkMacvlan},
-		{"--network-ipvlan", "iv-", LinkIpvlan, n.NetworkIpvlan},
+		{"network-macvlan", LinkMacvlan, network.MacvlanName, n.NetworkMacvlan},
+		{"network-ipvlan", LinkIpvlan, network.IpvlanName, n.NetworkIpvlan},
 	} {
 		for _, v := range kind.values {
-			parent, inside, err := splitIfPair(kind.flag, v)
+			parent, err := network.ParseIfName(kind.flag, v)
 			if err != nil {
 				return nil, err
 			}
-			if !strings.Contains(v, ":") {
-				inside = shortIfname(kind.prefix + parent)
-			}
 			if err := host.linkErr(parent); err != nil {
-				return nil, fmt.Errorf("%s=%s: %v", kind.flag, v, err)
+				return nil, fmt.Errorf("--%s=%s: %v", kind.flag, v, err)
 			}
-			links = append(links, LinkPlan{Kind: kind.kind, Host: parent, Container: inside})
+			links = append(links, LinkPlan{Kind: kind.kind, Host: parent, Container: kind.name(parent)})
 		}
 	}
 	for _, v := range n.NetworkInterface {
-		hostIf, inside, err := splitIfPair("--network-interface", v)
+		pair, err := network.ParsePair("network-interface", v)
 		if err != nil {
 			return nil, err
 		}
-		if err := host.linkErr(hostIf); err != nil {
+		if err := host.linkErr(pair.Host); err != nil {
 			return nil, fmt.Errorf("--network-interface=%s: %v", v, err)
 		}
-		links = append(links, LinkPlan{Kind: LinkMoved, Host: hostIf, Container: inside})
+		links = append(links, LinkPlan{Kind: LinkMoved, Host: pair.Host, Container: pair.Container})
 	}
 	return links, checkLinkNames(links)
-}
-
-// splitIfPair splits HOSTIF[:CONTAINERIF]; without a container name the
-// link keeps its host name inside.
-func splitIfPair(flag, v string) (hostIf, inside string, err error) {
-	hostIf, inside, paired := strings.Cut(v, ":")
-	if !paired {
-		inside = hostIf
-	}
-	if strings.Contains(inside, ":") {
-		return "", "", fmt.Errorf("%s=%s: expected HOSTIF[:CONTAINERIF], one colon at most", flag, v)
-	}
-	for _, name := range []string{hostIf, inside} {
-		if err := checkIfname(flag, v, name); err != nil {
-			return "", "", err
-		}
-	}
-	return hostIf, inside, nil
 }
 
 // checkLinkNames refuses two links of one name on either side.
@@ -251,39 +236,4 @@ func checkLinkNames(links []LinkPlan) error {
 		hostSide[l.Host] = true
 	}
 	return nil
-}
-
-// checkIfname refuses what the kernel refuses as an interface name, as
-// systemd's ifname_valid does: empty, longer than 15 bytes, "." or "..",
-// all digits (read as an index), or holding a space, a control
-// character, a non-ASCII byte, '/', ':' or '%'.
-func checkIfname(flag, value, name string) error {
-	bad := func(why string) error {
-		return fmt.Errorf("%s=%s: %q is not a valid interface name: %s", flag, value, name, why)
-	}
-	switch {
-	case name == "":
-		return bad("it is empty")
-	case len(name) > 15:
-		return bad("longer than 15 bytes; pick a shorter name")
-	case name == "." || name == "..":
-		return bad("it is a directory name")
-	case strings.Trim(name, "0123456789") == "":
-		return bad("all digits, it would read as an interface index")
-	}
-	for _, c := range []byte(name) {
-		if c <= ' ' || c >= 127 || c == '/' || c == ':' || c == '%' {
-			return bad(fmt.Sprintf("%q is not allowed", c))
-		}
-	}
-	return nil
-}
-
-// shortIfname is a stand-in until network's naming lands: names over 15
-// bytes are cut.
-func shortIfname(name string) string {
-	if len(name) > 15 {
-		return name[:15]
-	}
-	return name
 }
