@@ -26,7 +26,7 @@ func entryPoints() map[string]func() int {
 }
 
 // undoMain is the undo watcher's cleanup stage, with nspawn's kinds.
-func undoMain() int { return undo.Main(nspawn.UndoHandlers()) }
+func undoMain() int { return undo.Main(nspawn.UndoHandlers(), nspawn.UndoLate...) }
 
 func main() {
 	if entry, ok := entryPoints()[os.Args[0]]; ok {

@@ -3,6 +3,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"golang.org/x/sys/unix"
@@ -63,18 +64,32 @@ func UndoMoved(args []string) error {
 		return err
 	}
 	defer c.Close()
-	return renameBack(c, args[0], args[2])
+	// The kernel hands the device back from a workqueue once the
+	// namespace is freed, after the cgroup's processes are killed (a
+	// late kind: undone after the cgroup): wait a little for it.
+	for deadline := time.Now().Add(returnWait); ; time.Sleep(20 * time.Millisecond) {
+		found, err := renameBack(c, args[0], args[2])
+		if found || err != nil || time.Now().After(deadline) {
+			return err
+		}
+	}
 }
 
-func renameBack(c *rtnetlink.Conn, name, mac string) error {
+// returnWait is how long UndoMoved waits for the kernel to hand a
+// moved interface back; a virtual one never comes (it is destroyed).
+const returnWait = 3 * time.Second
+
+// renameBack gives the device with address mac its old name; found says
+// whether it is on the host (under either name).
+func renameBack(c *rtnetlink.Conn, name, mac string) (found bool, err error) {
 	if _, err := linkByName(c, name); err == nil {
-		return nil
+		return true, nil
 	} else if !errors.Is(err, unix.ENODEV) {
-		return fmt.Errorf("give %s back its name: %w", name, err)
+		return false, fmt.Errorf("give %s back its name: %w", name, err)
 	}
 	links, err := c.Link.List()
 	if err != nil {
-		return fmt.Errorf("give %s back its name: %w", name, err)
+		return false, fmt.Errorf("give %s back its name: %w", name, err)
 	}
 	for _, link := range links {
 		if link.Attributes == nil || link.Attributes.Address.String() != mac {
@@ -83,9 +98,9 @@ func renameBack(c *rtnetlink.Conn, name, mac string) error {
 		// A link must be down to be renamed; it came back down anyway.
 		err := c.Link.Set(&rtnetlink.LinkMessage{Index: link.Index, Change: unix.IFF_UP, Attributes: &rtnetlink.LinkAttributes{Name: name}})
 		if err != nil {
-			return fmt.Errorf("rename %s back to %s: %w", link.Attributes.Name, name, err)
+			return true, fmt.Errorf("rename %s back to %s: %w", link.Attributes.Name, name, err)
 		}
-		return nil
+		return true, nil
 	}
-	return nil
+	return false, nil
 }

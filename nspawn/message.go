@@ -48,7 +48,7 @@ type childMessage struct {
 func (p *Plan) message(seccomp []unix.SockFilter) *childMessage {
 	return &childMessage{
 		Hostname: p.Hostname, UUID: p.UUID,
-		LateCgroupNS: p.LateCgroupNS, PrivateNetwork: p.PrivateNetwork,
+		LateCgroupNS: p.LateCgroupNS, PrivateNetwork: p.Network.Private,
 		Mounts: p.Mounts.Child, Files: p.Mounts.Files,
 		Capabilities: p.Capabilities, AmbientCapabilities: p.AmbientCapabilities,
 		NoNewPrivileges: p.NoNewPrivileges, Seccomp: seccomp,

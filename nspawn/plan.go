@@ -105,6 +105,9 @@ type Plan struct {
 	NotifyReady bool
 	// HostOSRelease is the host's os-release, for /run/host/os-release.
 	HostOSRelease string
+	// HostMachineID is the host's machine ID, which the links' MACs are
+	// derived from, as systemd-nspawn derives them.
+	HostMachineID string
 	// KillSignal, when set, replaces the signal nspawn forwards on SIGTERM
 	// and SIGINT (--kill-signal).
 	KillSignal unix.Signal
@@ -131,7 +134,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // BuildPlan validates opts against the tree and fills in every default.
 // It reads the tree, and the host only through host; it changes nothing.
 func BuildPlan(o *Options, host *Facts) (*Plan, error) {
-	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, HostOSRelease: host.OSRelease}
+	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, HostOSRelease: host.OSRelease, HostMachineID: host.MachineID}
 	for _, step := range []func(*Options, *Facts) error{
 		p.planMode, p.planIdentity, p.planNetwork, p.planLifecycle, p.planCgroup,
 		p.planMounts, p.planUserNS, p.planBindUsers, p.planSecurity, p.planPayload, p.planExec, p.planJournal,

@@ -72,6 +72,9 @@ func (c *container) stageTree() error {
 	if err := mounts.StageDir(root); err != nil {
 		return err
 	}
+	if err := joinNetNS(c.plan.Network.JoinPath); err != nil {
+		return err
+	}
 	if err := c.clone(exe); err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ type container struct {
 	undo *undo.Log
 	// lock is held on the tree until nspawn ends (lock_files.go).
 	lock *treeLock
+	// net is the container's links, to give back or delete at the end.
+	net *containerNet
 	// upper is -x's upper directory on disk, "" for none.
 	upper string
 	// ran: the payload was started, so --stats has something to say.
@@ -59,6 +61,7 @@ func (c *container) start() error {
 		c.linkJournal,      // --link-journal's host side
 		c.startChild,       // the tree, the clone, /proc and /sys
 		c.admit,            // systemd's scope; the cgroups cloning missed
+		c.connectNetwork,   // the links, made into the waiting child's namespace
 		c.sendMessage,      // the child's go-ahead
 	} {
 		if err := phase(); err != nil {
@@ -168,6 +171,7 @@ func (c *container) cleanUp(status int) {
 	if c.signals != nil {
 		signal.Stop(c.signals)
 	}
+	c.net.disconnect(c.out)
 	c.cg.finish(c.plan, c.out, c.ran, status)
 	c.removeUpper()
 	// Last: the tree is free once nothing of the container is left.

@@ -2,6 +2,7 @@ package nspawn
 
 import (
 	"github.com/nspawn/nspawn/cgroup"
+	"github.com/nspawn/nspawn/network"
 	"github.com/nspawn/nspawn/undo"
 )
 
@@ -10,9 +11,17 @@ import (
 // was killed (undo.Main replays them last first).
 func UndoHandlers() map[string]undo.Handler {
 	return map[string]undo.Handler{
-		cgroup.UndoKind: cgroup.UndoCgroup, // the scope, or the payload cgroup
-		undoLockKind:    UndoLockFile,      // the tree's lock files
-		undoDirKind:     UndoDir,           // -x's upper on disk, --overlay's work directories
-		undoKindTree:    UndoTree,          // a --template copy's temporary
+		cgroup.UndoKind:   cgroup.UndoCgroup, // the scope, or the payload cgroup
+		undoLockKind:      UndoLockFile,      // the tree's lock files
+		undoDirKind:       UndoDir,           // -x's upper on disk, --overlay's work directories
+		undoKindTree:      UndoTree,          // a --template copy's temporary
+		network.KindLink:  network.UndoLink,  // a host-side link (a veth's, a bridge port)
+		network.KindZone:  network.UndoZone,  // a zone's bridge, once it has no port
+		network.KindMoved: network.UndoMoved, // an interface moved in, given its name back
 	}
 }
+
+// UndoLate are the kinds undone after all others: a moved interface comes
+// back to the host only once the container's processes, killed with its
+// cgroup (recorded before it), are gone.
+var UndoLate = []string{network.KindMoved}

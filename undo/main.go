@@ -3,6 +3,7 @@ package undo
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,8 +19,11 @@ type Handler func(args []string) error
 // waiting itself. It replays the log last record first, so a thing is
 // undone before what it was made in or on. A kind with no handler, or a
 // handler's failure, does not stop the others; the exit status says
-// whether all went.
-func Main(handlers map[string]Handler) int {
+// whether all went. Records of the late kinds are undone after all the
+// others: what can only be undone once the container's processes are
+// gone (an interface the kernel hands back when its namespace dies),
+// recorded after the cgroup that kills them.
+func Main(handlers map[string]Handler, late ...string) int {
 	var b [1]byte
 	for {
 		n, err := unix.Read(0, b[:])
@@ -36,16 +40,23 @@ func Main(handlers map[string]Handler) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", Arg0, err)
 		return 1
 	}
-	return replay(log, handlers, func(err error) { fmt.Fprintf(os.Stderr, "%s: %v\n", Arg0, err) })
+	return replay(log, handlers, late, func(err error) { fmt.Fprintf(os.Stderr, "%s: %v\n", Arg0, err) })
 }
 
 // replay undoes the records of log, last first, telling fail of what
 // did not go; its exit status is 1 if anything did not.
-func replay(log []byte, handlers map[string]Handler, fail func(error)) int {
+func replay(log []byte, handlers map[string]Handler, late []string, fail func(error)) int {
 	records, _ := decode(log)
+	var order []Record
+	for _, last := range []bool{false, true} {
+		for i := len(records) - 1; i >= 0; i-- {
+			if slices.Contains(late, records[i].Kind) == last {
+				order = append(order, records[i])
+			}
+		}
+	}
 	status := 0
-	for i := len(records) - 1; i >= 0; i-- {
-		r := records[i]
+	for _, r := range order {
 		h, ok := handlers[r.Kind]
 		if !ok {
 			fail(fmt.Errorf("no handler for a record of kind %q", r.Kind))

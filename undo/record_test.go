@@ -98,3 +98,26 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestReplayLateKinds: records are undone last first, the late kinds
+// after all the others (a moved interface comes back only once the
+// cgroup's processes, recorded before it, are killed).
+func TestReplayLateKinds(t *testing.T) {
+	var log []byte
+	for _, r := range []Record{{Kind: "cgroup", Args: []string{"a"}}, {Kind: "moved", Args: []string{"eth1"}}, {Kind: "link", Args: []string{"ve-x"}}} {
+		b, err := r.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		log = append(log, b...)
+	}
+	var order []string
+	h := func(args []string) error { order = append(order, args[0]); return nil }
+	handlers := map[string]Handler{"cgroup": h, "moved": h, "link": h}
+	if st := replay(log, handlers, []string{"moved"}, func(err error) { t.Error(err) }); st != 0 {
+		t.Fatalf("status %d", st)
+	}
+	if got := strings.Join(order, " "); got != "ve-x a eth1" {
+		t.Errorf("undone in the order %q, want %q", got, "ve-x a eth1")
+	}
+}

@@ -1,0 +1,162 @@
+package nspawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/network"
+)
+
+// containerNet is what nspawn holds of the container's network while it
+// runs: the two namespaces, the links it made or moved, and what it must
+// give back at the end.
+type containerNet struct {
+	hostNS, containerNS int
+	links               *network.Links
+	// made are host-side links to delete at the end (a bridge port must
+	// go before its zone can); moved are interfaces to give back.
+	made  []string
+	moved []network.Moved
+	zone  *network.Zone
+}
+
+// connectNetwork gives the container its links while its first process
+// waits for its message: each made from the host's side straight into
+// the container's namespace (recorded in the undo log first), so the
+// payload starts with them there.
+func (c *container) connectNetwork() error {
+	n := &c.plan.Network
+	if len(n.Links) == 0 {
+		return nil
+	}
+	cn := &containerNet{hostNS: -1, containerNS: -1}
+	c.net = cn
+	var err error
+	if cn.hostNS, err = unix.Open("/proc/self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		return fmt.Errorf("open the host's network namespace: %w", err)
+	}
+	// Held until the end: a moved interface is given back from it after
+	// the payload is gone.
+	if cn.containerNS, err = unix.Open("/proc/"+strconv.Itoa(c.pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		return fmt.Errorf("open the container's network namespace: %w", err)
+	}
+	owner := "nspawn " + c.plan.Machine + " " + strconv.Itoa(os.Getpid())
+	if cn.links, err = network.Open(cn.hostNS, cn.containerNS, owner, c.undo); err != nil {
+		return err
+	}
+	id, _ := network.ParseMachineID(c.plan.HostMachineID)
+	var extra, macvlan uint64
+	var inside []string
+	for _, l := range n.Links {
+		switch l.Kind {
+		case LinkVeth, LinkVethExtra:
+			err = cn.addVeth(c.plan, l, id, &extra)
+		case LinkMacvlan:
+			err = cn.links.AddMacvlan(l.Host, l.Container, network.MAC(id, c.plan.Machine, network.MacvlanMACKey, macvlan))
+			macvlan++
+		case LinkIpvlan:
+			err = cn.links.AddIpvlan(l.Host, l.Container)
+		case LinkMoved:
+			var m network.Moved
+			if m, err = cn.links.MoveIn(network.Pair{Host: l.Host, Container: l.Container}); err == nil {
+				cn.moved = append(cn.moved, m)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		inside = append(inside, l.Container)
+	}
+	if n.Configure {
+		return cn.links.UpInContainer(inside...)
+	}
+	return nil
+}
+
+// addVeth makes a veth pair with systemd-nspawn's names and MACs, and
+// puts its host side on its bridge.
+func (cn *containerNet) addVeth(plan *Plan, l LinkPlan, id [16]byte, extra *uint64) error {
+	v := network.Veth{Host: l.Host, Container: l.Container, Up: l.Bridge != "" || plan.Network.Configure, Flag: "--network-veth"}
+	if l.Kind == LinkVeth {
+		v.HostMAC = network.MAC(id, plan.Machine, network.HostMACKey, 0)
+		v.ContainerMAC = network.MAC(id, plan.Machine, network.ContainerMACKey, 0)
+	} else {
+		v.Flag = "--network-veth-extra=" + l.Host
+		v.HostMAC = network.MAC(id, plan.Machine, network.ExtraHostMACKey, *extra)
+		v.ContainerMAC = network.MAC(id, plan.Machine, network.ExtraContainerMACKey, *extra)
+		*extra++
+	}
+	if err := cn.links.AddVeth(v); err != nil {
+		return err
+	}
+	cn.made = append(cn.made, l.Host)
+	switch {
+	case l.Zone:
+		// systemd-nspawn's own lock file, so its starts and ours agree
+		// on the bridge; /run/systemd is there on a systemd host, and
+		// made by nspawn's tree locks on others.
+		if err := os.MkdirAll("/run/systemd", 0o755); err != nil {
+			return fmt.Errorf("--network-zone: %w", err)
+		}
+		cn.zone = &network.Zone{Bridge: l.Bridge, Lock: network.ZoneLock}
+		return cn.links.JoinZone(l.Host, *cn.zone)
+	case l.Bridge != "":
+		return cn.links.JoinBridge(l.Host, l.Bridge, "--network-bridge="+l.Bridge)
+	}
+	return nil
+}
+
+// disconnect gives the moved interfaces back, deletes the host-side
+// links and leaves the zone (its bridge goes with its last container).
+// Errors are reported, not returned: the rest must still be undone.
+func (cn *containerNet) disconnect(out reporter) {
+	if cn == nil {
+		return
+	}
+	var errs []error
+	if cn.links != nil {
+		for _, m := range cn.moved {
+			errs = append(errs, cn.links.MoveOut(m))
+		}
+		// The veth's host side goes with its namespace, but only some
+		// time after: deleted now, its bridge can go with it.
+		for _, name := range cn.made {
+			errs = append(errs, cn.links.Delete(name))
+		}
+		cn.links.Close()
+	}
+	if cn.zone != nil {
+		errs = append(errs, network.LeaveZone(cn.hostNS, *cn.zone))
+	}
+	for _, fd := range []int{cn.hostNS, cn.containerNS} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		out.Warn(err.Error())
+	}
+}
+
+// joinNetNS moves the staging thread into --network-namespace-path's
+// namespace, so the child is born in it: joined later, from inside its
+// own user namespace, it would lack the right over a namespace the host
+// owns.
+func joinNetNS(path string) error {
+	if path == "" {
+		return nil
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("--network-namespace-path=%s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("--network-namespace-path=%s: join it: %w", path, err)
+	}
+	return nil
+}
