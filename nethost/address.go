@@ -46,7 +46,7 @@ func (n *Network) addressZone(host *rtnetlink.Conn, bridge uint32) error {
 		}
 		defer c.release()
 		p := netip.PrefixFrom(nthAddr(subnet, 1), zoneBits)
-		if err := n.record("nethost-bridge-address", n.cfg.HostNetNS, n.cfg.HostLink, p.String()); err != nil {
+		if err := n.record(KindBridgeAddress, n.cfg.HostNetNS, n.cfg.HostLink, p.String()); err != nil {
 			return err
 		}
 		if err := addAddress(host, bridge, p); err != nil {

@@ -116,10 +116,10 @@ func (n *Network) makeTable(host *rtnetlink.Conn, nft *nftables.Conn, spec table
 	defer lock.release()
 	// Replayed in reverse: the table goes first, then the forwarding check
 	// sees whether it was the last.
-	if err := n.record("nethost-forwarding", n.cfg.HostNetNS); err != nil {
+	if err := n.record(KindForwarding, n.cfg.HostNetNS); err != nil {
 		return err
 	}
-	if err := n.record("nethost-table", n.cfg.HostNetNS, spec.name); err != nil {
+	if err := n.record(KindTable, n.cfg.HostNetNS, spec.name); err != nil {
 		return err
 	}
 	addTable(nft, spec)

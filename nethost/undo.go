@@ -11,10 +11,11 @@ import (
 // The undo log's kinds and their handlers. Each takes the host network
 // namespace's path first ("" for the cleanup stage's own), is idempotent,
 // and is safe when the thing was never made.
-//
-//	nethost-table          NETNS TABLE          UndoTable
-//	nethost-forwarding     NETNS                UndoForwarding
-//	nethost-bridge-address NETNS BRIDGE PREFIX  UndoBridgeAddress
+const (
+	KindTable         = "nethost-table"          // NETNS TABLE: UndoTable
+	KindForwarding    = "nethost-forwarding"     // NETNS: UndoForwarding
+	KindBridgeAddress = "nethost-bridge-address" // NETNS BRIDGE PREFIX: UndoBridgeAddress
+)
 
 // UndoTable deletes the container's nftables table.
 func UndoTable(args []string) error {

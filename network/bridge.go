@@ -3,6 +3,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/jsimonetti/rtnetlink/v2"
@@ -52,6 +53,10 @@ type Zone struct {
 	// empty". 252 uses ZoneLock; sharing it lets our starts and 252's
 	// share a zone safely. Its directory must exist.
 	Lock string
+	// MAC is the bridge's own address, when nspawn makes it: without one
+	// a bridge takes its lowest port's and changes it when that port
+	// leaves, and the other members' neighbour entries go stale.
+	MAC net.HardwareAddr
 }
 
 // ZoneLock is systemd-nspawn 252's zone lock file.
@@ -107,7 +112,7 @@ func (l *Links) makeBridge(z Zone) (rtnetlink.LinkMessage, error) {
 	owner := l.owner
 	err := l.host.Link.New(&rtnetlink.LinkMessage{
 		Flags: unix.IFF_UP, Change: unix.IFF_UP,
-		Attributes: &rtnetlink.LinkAttributes{Name: z.Bridge, Alias: &owner, Info: &rtnetlink.LinkInfo{Kind: "bridge"}},
+		Attributes: &rtnetlink.LinkAttributes{Name: z.Bridge, Address: z.MAC, Alias: &owner, Info: &rtnetlink.LinkInfo{Kind: "bridge"}},
 	})
 	if err != nil {
 		return rtnetlink.LinkMessage{}, fmt.Errorf("--network-zone: create bridge %s: %w", z.Bridge, err)

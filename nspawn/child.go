@@ -120,6 +120,9 @@ func setupAndExec(status *os.File) error {
 		return err
 	}
 	out.Ignored(warnings)
+	if err := showResolvConf(msg.ResolvConf); err != nil {
+		return err
+	}
 	if err := applyExec(msg.Exec); err != nil {
 		return err
 	}

@@ -35,6 +35,9 @@ type childMessage struct {
 	Seccomp             []unix.SockFilter
 	Credentials         []Credential
 	BoundUsers          boundUsers
+	// ResolvConf, when set, is shown as /etc/resolv.conf: the servers
+	// nspawn's own network configuration reaches (network_run.go).
+	ResolvConf string
 	Payload
 	Exec          ExecSettings
 	Console       pty.Mode
@@ -72,6 +75,7 @@ func (m *childMessage) MarshalBinary() ([]byte, error) {
 	w.Str(string(security.EncodeProgram(m.Seccomp)))
 	appendCredentials(w, m.Credentials)
 	m.BoundUsers.appendWire(w)
+	w.Str(m.ResolvConf)
 	m.Payload.appendWire(w)
 	m.Exec.appendWire(w)
 	w.Str(string(m.Console))
@@ -99,6 +103,7 @@ func (m *childMessage) UnmarshalBinary(b []byte) error {
 	}
 	m.Credentials = readCredentials(r)
 	m.BoundUsers = readBoundUsers(r)
+	m.ResolvConf = r.Str()
 	m.Payload = readPayload(r)
 	m.Exec = readExecSettings(r)
 	m.Console = pty.Mode(r.Str())

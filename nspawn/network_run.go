@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nspawn/nspawn/mounts"
+	"github.com/nspawn/nspawn/nethost"
 	"github.com/nspawn/nspawn/network"
 )
 
@@ -22,6 +25,9 @@ type containerNet struct {
 	made  []string
 	moved []network.Moved
 	zone  *network.Zone
+	// host is nspawn's own configuration of the veth: addresses, route,
+	// NAT, ports, DNS (where no systemd-networkd does it).
+	host *nethost.Network
 }
 
 // connectNetwork gives the container its links while its first process
@@ -71,10 +77,46 @@ func (c *container) connectNetwork() error {
 		}
 		inside = append(inside, l.Container)
 	}
-	if n.Configure {
-		return cn.links.UpInContainer(inside...)
+	if !n.Configure {
+		return nil
 	}
-	return nil
+	if err := cn.links.UpInContainer(inside...); err != nil {
+		return err
+	}
+	return cn.configure(c.plan, c.pid, c.undo)
+}
+
+// configure addresses the veth (or the zone's bridge) and makes the
+// container's NAT, port forwards and DNS; a user's bridge belongs to its
+// own network and is left alone.
+func (cn *containerNet) configure(plan *Plan, pid int, undo recorder) (err error) {
+	i := slices.IndexFunc(plan.Network.Links, func(l LinkPlan) bool { return l.Kind == LinkVeth })
+	if i < 0 {
+		return nil
+	}
+	l := plan.Network.Links[i]
+	if l.Bridge != "" && !l.Zone {
+		return nil
+	}
+	cfg := nethost.Config{
+		Machine: plan.Machine, ContainerNetNS: "/proc/" + strconv.Itoa(pid) + "/ns/net",
+		HostLink: l.Host, ContainerLink: l.Container, Zone: l.Zone,
+		Ports: plan.Network.Ports, HostResolvConf: plan.Network.HostResolvConf, Undo: undo,
+	}
+	if l.Zone {
+		cfg.HostLink = l.Bridge
+	}
+	cn.host, err = nethost.Setup(cfg)
+	return err
+}
+
+// resolvConf is what the container is shown as /etc/resolv.conf, "" to
+// leave the tree's.
+func (cn *containerNet) resolvConf() string {
+	if cn == nil || cn.host == nil {
+		return ""
+	}
+	return cn.host.ResolvConf
 }
 
 // addVeth makes a veth pair with systemd-nspawn's names and MACs, and
@@ -102,7 +144,8 @@ func (cn *containerNet) addVeth(plan *Plan, l LinkPlan, id [16]byte, extra *uint
 		if err := os.MkdirAll("/run/systemd", 0o755); err != nil {
 			return fmt.Errorf("--network-zone: %w", err)
 		}
-		cn.zone = &network.Zone{Bridge: l.Bridge, Lock: network.ZoneLock}
+		// The bridge's MAC as a machine's of the zone's name: stable.
+		cn.zone = &network.Zone{Bridge: l.Bridge, Lock: network.ZoneLock, MAC: network.MAC(id, l.Bridge, network.HostMACKey, 0)}
 		return cn.links.JoinZone(l.Host, *cn.zone)
 	case l.Bridge != "":
 		return cn.links.JoinBridge(l.Host, l.Bridge, "--network-bridge="+l.Bridge)
@@ -118,6 +161,9 @@ func (cn *containerNet) disconnect(out reporter) {
 		return
 	}
 	var errs []error
+	if cn.host != nil {
+		errs = append(errs, cn.host.Teardown())
+	}
 	if cn.links != nil {
 		for _, m := range cn.moved {
 			errs = append(errs, cn.links.MoveOut(m))
@@ -157,6 +203,26 @@ func joinNetNS(path string) error {
 	defer unix.Close(fd)
 	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("--network-namespace-path=%s: join it: %w", path, err)
+	}
+	return nil
+}
+
+// showResolvConf shows text as the container's /etc/resolv.conf, in the
+// child: over the tree's file, from a tmpfs, where it is a file (the
+// tree is not written); written in its place where the tree has none or
+// a symlink (to a resolver's file that is not running inside), as
+// systemd-nspawn's copy modes write it.
+func showResolvConf(text string) error {
+	if text == "" {
+		return nil
+	}
+	const path = "/etc/resolv.conf"
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+		return mounts.BindContents(map[string]string{path: text}, 0o644)
+	}
+	os.Remove(path)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

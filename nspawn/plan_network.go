@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nspawn/nspawn/nethost"
 	"github.com/nspawn/nspawn/network"
 )
 
@@ -25,7 +26,12 @@ type NetworkPlan struct {
 	// (no systemd-networkd will).
 	Configure bool
 	// Ports are forwarded from the host to the container's address.
-	Ports []string
+	Ports []nethost.Port
+	// ResolvConf: the container is shown a resolv.conf naming the servers
+	// nspawn's configuration reaches (--resolv-conf=auto), made from the
+	// host's, HostResolvConf.
+	ResolvConf     bool
+	HostResolvConf string
 }
 
 // LinkKind is how a link reaches the container.
@@ -81,12 +87,31 @@ func (p *Plan) planNetwork(o *Options, host *Facts) error {
 		return err
 	}
 	p.Network.Links = links
-	if len(n.Ports) > 0 && !slices.ContainsFunc(links, func(l LinkPlan) bool { return l.Kind == LinkVeth }) {
-		return fmt.Errorf("--port=%s: nothing to forward it to; give the container a veth with --network-veth (-n), --network-bridge= or --network-zone=", n.Ports[0])
+	for _, v := range n.Ports {
+		if p.Network.Ports, err = nethost.AddPort(p.Network.Ports, v); err != nil {
+			return err
+		}
 	}
-	p.Network.Ports = n.Ports
-	p.Network.Configure, err = networkConfigure(n.NetworkConfigure, host.Net.Networkd)
-	return err
+	if p.Network.Configure, err = networkConfigure(n.NetworkConfigure, host.Net.Networkd); err != nil {
+		return err
+	}
+	veth := slices.IndexFunc(links, func(l LinkPlan) bool { return l.Kind == LinkVeth })
+	switch {
+	case len(n.Ports) == 0:
+	case veth < 0:
+		return fmt.Errorf("--port=%s: nothing to forward it to; give the container a veth with --network-veth (-n) or --network-zone=", n.Ports[0])
+	case links[veth].Bridge != "" && !links[veth].Zone:
+		return fmt.Errorf("--port=%s: with --network-bridge=%s the bridge's network addresses the container, so nspawn has no address to forward to; use -n or --network-zone=", n.Ports[0], links[veth].Bridge)
+	case !p.Network.Configure:
+		return fmt.Errorf("--port=%s: systemd-networkd addresses the container (--network-configure=%s), so nspawn has no address to forward to at start; use --network-configure=nspawn", n.Ports[0], n.NetworkConfigure)
+	}
+	// nspawn addresses the veth or the zone's bridge; a user's bridge
+	// belongs to its network.
+	if p.Network.Configure && veth >= 0 && (links[veth].Bridge == "" || links[veth].Zone) && o.ResolvConf == "auto" {
+		p.Network.ResolvConf = true
+		p.Network.HostResolvConf = string(host.file(resolvSources["host"]).Content)
+	}
+	return nil
 }
 
 // networkConfigure decides --network-configure: whether nspawn addresses

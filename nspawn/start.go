@@ -131,7 +131,9 @@ func (c *container) admit() error {
 }
 
 func (c *container) sendMessage() error {
-	return c.message.send(c.plan.message(c.seccomp))
+	m := c.plan.message(c.seccomp)
+	m.ResolvConf = c.net.resolvConf()
+	return c.message.send(m)
 }
 
 // abort undoes a start that failed: the child, if there is one, is

@@ -2,6 +2,7 @@ package nspawn
 
 import (
 	"github.com/nspawn/nspawn/cgroup"
+	"github.com/nspawn/nspawn/nethost"
 	"github.com/nspawn/nspawn/network"
 	"github.com/nspawn/nspawn/undo"
 )
@@ -11,13 +12,16 @@ import (
 // was killed (undo.Main replays them last first).
 func UndoHandlers() map[string]undo.Handler {
 	return map[string]undo.Handler{
-		cgroup.UndoKind:   cgroup.UndoCgroup, // the scope, or the payload cgroup
-		undoLockKind:      UndoLockFile,      // the tree's lock files
-		undoDirKind:       UndoDir,           // -x's upper on disk, --overlay's work directories
-		undoKindTree:      UndoTree,          // a --template copy's temporary
-		network.KindLink:  network.UndoLink,  // a host-side link (a veth's, a bridge port)
-		network.KindZone:  network.UndoZone,  // a zone's bridge, once it has no port
-		network.KindMoved: network.UndoMoved, // an interface moved in, given its name back
+		cgroup.UndoKind:           cgroup.UndoCgroup,         // the scope, or the payload cgroup
+		undoLockKind:              UndoLockFile,              // the tree's lock files
+		undoDirKind:               UndoDir,                   // -x's upper on disk, --overlay's work directories
+		undoKindTree:              UndoTree,                  // a --template copy's temporary
+		network.KindLink:          network.UndoLink,          // a host-side link (a veth's, a bridge port)
+		network.KindZone:          network.UndoZone,          // a zone's bridge, once it has no port
+		network.KindMoved:         network.UndoMoved,         // an interface moved in, given its name back
+		nethost.KindTable:         nethost.UndoTable,         // the container's nftables table
+		nethost.KindForwarding:    nethost.UndoForwarding,    // forwarding turned on for it
+		nethost.KindBridgeAddress: nethost.UndoBridgeAddress, // a zone bridge's address, once it has no port
 	}
 }
 
