@@ -151,6 +151,35 @@ EOF
     rm -f "$xjson" "$sjson"
 fi
 
+# Network: -n against the plain start, both run in a network namespace of
+# their own (unshare -n) so nothing touches this machine's links, firewall
+# or sysctls; systemd-nspawn -n beside them (it makes the links and
+# configures nothing).
+if [[ ${BENCH_NETWORK:-1} == 1 && -x $nspawn ]]; then
+    njson=$(mktemp --suffix=.json)
+    echo
+    echo "network: -n /bin/true, each in a fresh network namespace"
+    hyperfine "${shell[@]}" --warmup 3 --runs "${BENCH_NETWORK_RUNS:-50}" --export-json "$njson" \
+        -n "ours" "unshare -n $nspawn -q -D $tree /bin/true" \
+        -n "ours -n" "unshare -n $nspawn -q -D $tree -n /bin/true" \
+        -n "ours -n -p 8080" "unshare -n $nspawn -q -D $tree -n -p 8080 /bin/true" \
+        -n "systemd-nspawn" "unshare -n systemd-nspawn --register=no --keep-unit -q -D $sdn --private-network /bin/true" \
+        -n "systemd-nspawn -n" "unshare -n systemd-nspawn --register=no --keep-unit -q -D $sdn -n /bin/true" || true
+    python3 - "$njson" <<'EOF'
+import json, os, sys
+if os.path.getsize(sys.argv[1]):
+    m = {r["command"]: r["median"] * 1000 for r in json.load(open(sys.argv[1]))["results"]}
+    for n, v in m.items():
+        print(f"{n:<22}{v:>10.2f} ms")
+    for a, b in (("ours -n", "ours"), ("ours -n -p 8080", "ours"), ("systemd-nspawn -n", "systemd-nspawn")):
+        if a in m and b in m:
+            print(f"{a + ' - ' + b:<40}{m[a] - m[b]:>+8.2f} ms")
+    if "ours -n" in m and "systemd-nspawn -n" in m:
+        print(f"{'ours -n / systemd-nspawn -n':<40}{m['ours -n'] / m['systemd-nspawn -n']:>8.3f}")
+EOF
+    rm -f "$njson"
+fi
+
 # A running container's supervisor: threads and proportional memory of
 # each nspawn process, with BENCH_MANY containers running at once.
 if [[ ${BENCH_SUPERVISOR:-1} == 1 && -x $nspawn ]]; then
