@@ -168,8 +168,11 @@ type Veth struct {
 	HostMAC      net.HardwareAddr // from MAC(..., HostMACKey or ExtraHostMACKey, idx)
 	Container    string           // host0 or the extra's CONTAINERIF
 	ContainerMAC net.HardwareAddr
-	Up           bool   // bring the host side up (a bridge port, or nspawn addresses it)
-	Flag         string // the option that asked for it, for errors: "--network-veth"
+	// AltName is the host side's full name when Host is it shortened
+	// (HostVethName's long), given as an alternative name as 252 does.
+	AltName string
+	Up      bool   // bring the host side up (a bridge port, or nspawn addresses it)
+	Flag    string // the option that asked for it, for errors: "--network-veth"
 }
 
 // AddVeth makes the pair in one RTM_NEWLINK: host side named, with its MAC
@@ -208,7 +211,47 @@ func (l *Links) AddVeth(v Veth) error {
 	}
 	// The kernel ignores IFLA_IFALIAS in RTM_NEWLINK on some versions;
 	// set it again where it did not stick, the undo handler needs it.
-	return l.ensureAlias(v.Host)
+	if err := l.ensureAlias(v.Host); err != nil {
+		return err
+	}
+	if v.AltName != "" {
+		return l.setAltName(v.Host, v.AltName)
+	}
+	return nil
+}
+
+// setAltName gives the host link name the alternative name alt
+// (RTM_NEWLINKPROP with IFLA_ALT_IFNAME), as systemd-nspawn gives a
+// shortened ve- or vb- link its full name: `ip link show ve-LONGNAME`
+// and networkd's matching by name still find it. The library has no
+// message for it, so it is built here on a plain netlink socket.
+func (l *Links) setAltName(name, alt string) error {
+	cfg := &netlink.Config{}
+	if l.hostNS >= 0 {
+		cfg.NetNS = l.hostNS
+	}
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, cfg)
+	if err != nil {
+		return fmt.Errorf("name %s %s: %w", name, alt, err)
+	}
+	defer c.Close()
+	ae := netlink.NewAttributeEncoder()
+	ae.String(unix.IFLA_IFNAME, name)
+	ae.Nested(unix.IFLA_PROP_LIST, func(nae *netlink.AttributeEncoder) error {
+		nae.String(unix.IFLA_ALT_IFNAME, alt)
+		return nil
+	})
+	attrs, err := ae.Encode()
+	if err != nil {
+		return fmt.Errorf("name %s %s: %w", name, alt, err)
+	}
+	// An ifinfomsg of zeros: the link is found by IFLA_IFNAME.
+	data := append(make([]byte, unix.SizeofIfInfomsg), attrs...)
+	_, err = c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_NEWLINKPROP, Flags: netlink.Request | netlink.Acknowledge}, Data: data})
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("name %s %s: %w", name, alt, err)
+	}
+	return nil
 }
 
 // ensureAlias sets the owner alias on a host link if it is missing.

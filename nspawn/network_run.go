@@ -124,6 +124,7 @@ func (cn *containerNet) resolvConf() string {
 func (cn *containerNet) addVeth(plan *Plan, l LinkPlan, id [16]byte, extra *uint64) error {
 	v := network.Veth{Host: l.Host, Container: l.Container, Up: l.Bridge != "" || plan.Network.Configure, Flag: "--network-veth"}
 	if l.Kind == LinkVeth {
+		_, v.AltName = network.HostVethName(plan.Machine, l.Bridge != "")
 		v.HostMAC = network.MAC(id, plan.Machine, network.HostMACKey, 0)
 		v.ContainerMAC = network.MAC(id, plan.Machine, network.ContainerMACKey, 0)
 	} else {
