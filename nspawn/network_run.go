@@ -162,9 +162,19 @@ func (cn *containerNet) disconnect(out reporter) {
 		return
 	}
 	var errs []error
-	if cn.host != nil {
-		errs = append(errs, cn.host.Teardown())
-	}
+	// The table and the forwarding go while the links are deleted: each
+	// side waits on the kernel's RCU grace periods (a link's deletion,
+	// an nftables socket's close), so in parallel the end costs the
+	// longer of the two instead of their sum. An address on a link
+	// deleted meanwhile goes with it.
+	hostDone := make(chan error, 1)
+	go func() {
+		if cn.host == nil {
+			hostDone <- nil
+			return
+		}
+		hostDone <- cn.host.Teardown()
+	}()
 	if cn.links != nil {
 		for _, m := range cn.moved {
 			errs = append(errs, cn.links.MoveOut(m))
@@ -176,6 +186,7 @@ func (cn *containerNet) disconnect(out reporter) {
 		}
 		cn.links.Close()
 	}
+	errs = append(errs, <-hostDone)
 	if cn.zone != nil {
 		errs = append(errs, network.LeaveZone(cn.hostNS, *cn.zone))
 	}
