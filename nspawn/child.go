@@ -120,8 +120,14 @@ func setupAndExec(status *os.File) error {
 		return err
 	}
 	out.Ignored(warnings)
-	if err := showResolvConf(msg.ResolvConf); err != nil {
-		return err
+	if msg.AwaitNetwork {
+		resolv, err := awaitNetworkReady(status)
+		if err != nil {
+			return err
+		}
+		if err := showResolvConf(resolv); err != nil {
+			return err
+		}
 	}
 	if err := applyExec(msg.Exec); err != nil {
 		return err

@@ -35,9 +35,10 @@ type childMessage struct {
 	Seccomp             []unix.SockFilter
 	Credentials         []Credential
 	BoundUsers          boundUsers
-	// ResolvConf, when set, is shown as /etc/resolv.conf: the servers
-	// nspawn's own network configuration reaches (network_run.go).
-	ResolvConf string
+	// AwaitNetwork: nspawn makes the container's links while the child
+	// sets up, and tells it when they are there (sendNetworkReady),
+	// with the resolv.conf to show; the payload starts after that.
+	AwaitNetwork bool
 	Payload
 	Exec          ExecSettings
 	Console       pty.Mode
@@ -55,7 +56,8 @@ func (p *Plan) message(seccomp []unix.SockFilter) *childMessage {
 		Mounts: p.Mounts.Child, Files: p.Mounts.Files,
 		Capabilities: p.Capabilities, AmbientCapabilities: p.AmbientCapabilities,
 		NoNewPrivileges: p.NoNewPrivileges, Seccomp: seccomp,
-		Credentials: p.Credentials, BoundUsers: p.BoundUsers, Payload: p.Payload, Exec: p.Exec,
+		Credentials: p.Credentials, BoundUsers: p.BoundUsers, AwaitNetwork: len(p.Network.Links) > 0,
+		Payload: p.Payload, Exec: p.Exec,
 		Console: p.Console, AsPID2: p.AsPID2, HostOSRelease: p.HostOSRelease, Quiet: p.Quiet,
 	}
 }
@@ -75,7 +77,7 @@ func (m *childMessage) MarshalBinary() ([]byte, error) {
 	w.Str(string(security.EncodeProgram(m.Seccomp)))
 	appendCredentials(w, m.Credentials)
 	m.BoundUsers.appendWire(w)
-	w.Str(m.ResolvConf)
+	w.Flag(m.AwaitNetwork)
 	m.Payload.appendWire(w)
 	m.Exec.appendWire(w)
 	w.Str(string(m.Console))
@@ -103,7 +105,7 @@ func (m *childMessage) UnmarshalBinary(b []byte) error {
 	}
 	m.Credentials = readCredentials(r)
 	m.BoundUsers = readBoundUsers(r)
-	m.ResolvConf = r.Str()
+	m.AwaitNetwork = r.Flag()
 	m.Payload = readPayload(r)
 	m.Exec = readExecSettings(r)
 	m.Console = pty.Mode(r.Str())

@@ -31,14 +31,47 @@ type containerNet struct {
 }
 
 // connectNetwork gives the container its links while its first process
-// waits for its message: each made from the host's side straight into
-// the container's namespace (recorded in the undo log first), so the
-// payload starts with them there.
+// sets itself up, each made from the host's side straight into the
+// container's namespace (recorded in the undo log first), then tells it
+// they are there: its payload starts after that. Made in parallel with
+// the child's own work, the links cost the start little.
 func (c *container) connectNetwork() error {
-	n := &c.plan.Network
-	if len(n.Links) == 0 {
+	if c.linksMade == nil {
 		return nil
 	}
+	err := <-c.linksMade
+	c.linksMade = nil
+	if err != nil {
+		return err
+	}
+	return sendNetworkReady(c.status, c.net.resolvConf())
+}
+
+// startLinks starts making the links as soon as the child exists, on
+// another thread, while the staging thread mounts its /proc and /sys and
+// nspawn admits it to its cgroups: the links' netlink and nftables round
+// trips cost the start little that way. connectNetwork waits for them.
+func (c *container) startLinks() {
+	if len(c.plan.Network.Links) == 0 {
+		return
+	}
+	done := make(chan error, 1)
+	c.linksMade = done
+	go func() { done <- c.makeLinks() }()
+}
+
+// awaitLinks waits for links still being made, on a start that failed:
+// what they made is then undone with the rest.
+func (c *container) awaitLinks() {
+	if c.linksMade != nil {
+		<-c.linksMade
+		c.linksMade = nil
+	}
+}
+
+// makeLinks makes, moves and configures the container's links.
+func (c *container) makeLinks() error {
+	n := &c.plan.Network
 	cn := &containerNet{hostNS: -1, containerNS: -1}
 	c.net = cn
 	var err error

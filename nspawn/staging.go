@@ -78,6 +78,7 @@ func (c *container) stageTree() error {
 	if err := c.clone(exe); err != nil {
 		return err
 	}
+	c.startLinks()
 	// Compiled here, while the child starts up, rather than in the
 	// child, where the first build costs a fresh process milliseconds.
 	if !c.plan.NoSeccomp {

@@ -39,8 +39,10 @@ type container struct {
 	undo *undo.Log
 	// lock is held on the tree until nspawn ends (lock_files.go).
 	lock *treeLock
-	// net is the container's links, to give back or delete at the end.
-	net *containerNet
+	// net is the container's links, to give back or delete at the end;
+	// linksMade reports they are made (network_run.go).
+	net       *containerNet
+	linksMade chan error
 	// upper is -x's upper directory on disk, "" for none.
 	upper string
 	// ran: the payload was started, so --stats has something to say.
@@ -61,8 +63,8 @@ func (c *container) start() error {
 		c.linkJournal,      // --link-journal's host side
 		c.startChild,       // the tree, the clone, /proc and /sys
 		c.admit,            // systemd's scope; the cgroups cloning missed
-		c.connectNetwork,   // the links, made into the waiting child's namespace
 		c.sendMessage,      // the child's go-ahead
+		c.connectNetwork,   // the links, made while the child sets up; it waits for them
 	} {
 		if err := phase(); err != nil {
 			return err
@@ -131,14 +133,13 @@ func (c *container) admit() error {
 }
 
 func (c *container) sendMessage() error {
-	m := c.plan.message(c.seccomp)
-	m.ResolvConf = c.net.resolvConf()
-	return c.message.send(m)
+	return c.message.send(c.plan.message(c.seccomp))
 }
 
 // abort undoes a start that failed: the child, if there is one, is
 // killed before it ever ran the payload. The cgroup goes in cleanUp.
 func (c *container) abort() {
+	c.awaitLinks()
 	if c.message.w != nil {
 		c.message.close()
 	}

@@ -14,6 +14,9 @@ const (
 	msgConsole = 'C' // the console's pty master, passed as SCM_RIGHTS
 	msgNotify  = 'N' // the container's notify socket, passed as SCM_RIGHTS
 	msgError   = 'E' // a setup failure: status byte, then the message
+	// msgNetwork goes the other way, nspawn to child: the links are
+	// there, then the resolv.conf to show ("" for the tree's).
+	msgNetwork = 'L'
 )
 
 // statusPair makes the parent's and the child's ends.
@@ -94,4 +97,32 @@ func parentAlive(sock *os.File) bool {
 	fds := []unix.PollFd{{Fd: int32(sock.Fd()), Events: unix.POLLIN}}
 	n, err := unix.Poll(fds, 0)
 	return err == nil && (n == 0 || fds[0].Revents&(unix.POLLHUP|unix.POLLERR) == 0)
+}
+
+// sendNetworkReady tells the child its links are made, with the
+// resolv.conf it is to show.
+func sendNetworkReady(sock *os.File, resolvConf string) error {
+	if err := unix.Sendmsg(int(sock.Fd()), append([]byte{msgNetwork}, resolvConf...), nil, nil, 0); err != nil {
+		return fmt.Errorf("tell the container its network is there: %w", err)
+	}
+	return nil
+}
+
+// awaitNetworkReady waits, in the child, for sendNetworkReady; an
+// empty read is nspawn gone.
+func awaitNetworkReady(sock *os.File) (resolvConf string, err error) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, _, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("wait for the network: %w", err)
+		}
+		if n == 0 || buf[0] != msgNetwork {
+			return "", fmt.Errorf("wait for the network: nspawn went away")
+		}
+		return string(buf[1:n]), nil
+	}
 }
