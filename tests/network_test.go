@@ -1,0 +1,158 @@
+package tests
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"strings"
+	"testing"
+)
+
+// Every test here runs nspawn in a network namespace of its own (see
+// netlab_test.go) with an uplink namespace beside it; the machine's own
+// network is never touched.
+
+// machineName is a name short enough that ve-NAME, vb-NAME are not
+// shortened, random so that concurrent tests never share links.
+func machineName(prefix string) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// field returns the text after "KEY=" on the line that starts with it.
+func field(out, key string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, key+"="); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// TestNetVethWithoutNetworkd: -n on a host without networkd carries
+// traffic: TCP and UDP to the uplink through the masquerade (the server
+// sees the host namespace's uplink address), names through the DNS server
+// of the host's resolv.conf, the host side addressed; afterwards the host
+// namespace is as before.
+func TestNetVethWithoutNetworkd(t *testing.T) {
+	lab := newNetLab(t)
+	before := snapshotHost(t)
+	dir := newLabDir(t)
+	tcpServer(t, lab.uplinkPath(), labUplinkAddr+":7001")
+	udpServer(t, lab.uplinkPath(), labUplinkAddr+":7002")
+	dnsServer(t, lab.uplinkPath(), labUplinkAddr+":53")
+	name := machineName("nv")
+	script := `echo TCP=$(/mnt/netecho dial tcp4 ` + labUplinkAddr + `:7001)
+echo UDP=$(/mnt/netecho dial udp4 ` + labUplinkAddr + `:7002)
+echo DNS=$(nslookup probe.nsp.test | tail -n +3 | grep Address | head -1)
+echo RESOLV=$(grep nameserver /etc/resolv.conf)
+echo ADDR=$(ip -o -4 addr show dev host0 | awk '{print $4}')
+echo ROUTE=$(ip route show default)
+echo READY
+read x < /mnt/go`
+	lr := lab.start(t, "-q", "--read-only", "-D", busyboxTree, "-M", name, "-n", dir.bind(), "sh", "-c", script)
+	var out []string
+	for l := range lr.lines {
+		if l == "READY" {
+			break
+		}
+		out = append(out, l)
+	}
+	got := strings.Join(out, "\n")
+	t.Logf("inside:\n%s", got)
+	if v := field(got, "TCP"); v != "from "+labHostAddr {
+		t.Errorf("tcp to the uplink: %q, want an answer from %s (masqueraded)", v, labHostAddr)
+	}
+	if v := field(got, "UDP"); v != "from "+labHostAddr {
+		t.Errorf("udp to the uplink: %q, want an answer from %s (masqueraded)", v, labHostAddr)
+	}
+	if v := field(got, "DNS"); !strings.Contains(v, labDNSAnswer) {
+		t.Errorf("nslookup through the host's resolver: %q, want %s", v, labDNSAnswer)
+	}
+	if v := field(got, "RESOLV"); v == "" {
+		t.Errorf("the container's resolv.conf names no server")
+	}
+	addr := field(got, "ADDR")
+	ip, subnet, err := net.ParseCIDR(addr)
+	if err != nil {
+		t.Errorf("host0 has no IPv4 address: %q", addr)
+	}
+	hostSide := lab.ip(t, "-o", "-4", "addr", "show", "dev", "ve-"+name)
+	if f := strings.Fields(hostSide); len(f) < 4 || subnet == nil {
+		t.Errorf("ve-%s has no IPv4 address: %q", name, hostSide)
+	} else if hip, _, err := net.ParseCIDR(f[3]); err != nil || !subnet.Contains(hip) || hip.Equal(ip) {
+		t.Errorf("ve-%s has %s, container host0 %s: want another address of one subnet", name, f[3], addr)
+	}
+	if !strings.Contains(field(got, "ROUTE"), "default via") {
+		t.Errorf("no default route inside: %q", field(got, "ROUTE"))
+	}
+	dir.release(t, 1)
+	if status, rest := lr.wait(t); status != 0 {
+		t.Errorf("status %d; rest %q; stderr %q", status, rest, lr.stderr.String())
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestNetVethLocalStub: a host whose resolv.conf names a local stub
+// (127.0.0.53, as with systemd-resolved) resolves inside through it.
+func TestNetVethLocalStub(t *testing.T) {
+	lab := newNetLab(t)
+	before := snapshotHost(t)
+	lab.setResolv(t, "nameserver 127.0.0.53\n")
+	dnsServer(t, lab.hostPath(), "127.0.0.53:53")
+	name := machineName("ns")
+	out := lab.mustRun(t, "-q", "--read-only", "-D", debianTree, "-M", name, "-n",
+		"sh", "-c", "grep nameserver /etc/resolv.conf; getent hosts probe.nsp.test || echo getent failed")
+	t.Logf("inside: %s", out)
+	if !strings.Contains(out, labDNSAnswer) {
+		t.Errorf("getent hosts through the host's stub: %q, want %s", out, labDNSAnswer)
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestNetBadInput: each mistake is one line, exit status 1, and nothing
+// changed in the host namespace (the lab checks that at the end).
+func TestNetBadInput(t *testing.T) {
+	lab := newNetLab(t)
+	before := snapshotHost(t)
+	for _, args := range [][]string{
+		{"--network-interface=nosuch0"},
+		{"--network-bridge=up0"}, // a veth, not a bridge
+		{"--network-zone=abcdefghijklm"},
+		{"--network-namespace-path=/etc/passwd"},
+		{"-p", "8080"},
+		{"-n", "-p", "0"},
+		{"-n", "-p", "tcp:80x"},
+		{"-n", "-p", "sctp:80"},
+		{"-n", "-p", "80:70000"},
+		{"--share-network", "-n"},
+	} {
+		r := lab.run(t, append([]string{"-q", "--read-only", "-D", busyboxTree, "-M", machineName("nb")}, append(args, "true")...)...)
+		lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+		if r.status != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "nspawn: ") {
+			t.Errorf("%q: status %d, stderr %q; want 1 and one line", args, r.status, r.stderr)
+		} else {
+			t.Logf("%q: %s", args, lines[0])
+		}
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestNetProbeUnderNsenter: nspawn started by plain "nsenter --net" (the
+// /sys of the machine still mounted) must judge interfaces by its own
+// network namespace: the lab's bridge is accepted and the machine's
+// interfaces are not there.
+func TestNetProbeUnderNsenter(t *testing.T) {
+	lab := newNetLab(t)
+	lab.ip(t, "link", "add", "brp0", "type", "bridge")
+	lab.mark(t)
+	before := snapshotHost(t)
+	cmd := lab.commandWith(false, nspawnBin, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("np"),
+		"--network-bridge=brp0", "--network-configure=networkd", "ip", "-o", "link", "show", "host0")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "host0") {
+		t.Errorf("--network-bridge=brp0 (a bridge of nspawn's namespace) under nsenter --net: %v: %s", err, out)
+	}
+	checkNoLeaks(t, before)
+}
