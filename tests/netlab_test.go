@@ -591,3 +591,38 @@ func (lab *netLab) mark(t *testing.T) {
 	t.Helper()
 	lab.before = lab.state(t)
 }
+
+// startReady starts nspawn in the lab and returns once its payload printed
+// READY, with the lines printed before it.
+func (lab *netLab) startReady(t *testing.T, args ...string) (*liveRun, string) {
+	t.Helper()
+	lr := lab.start(t, args...)
+	var out []string
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case l, ok := <-lr.lines:
+			if !ok {
+				t.Fatalf("nspawn %q ended before READY; stdout %q; stderr %q", args, out, lr.stderr.String())
+			}
+			if l == "READY" {
+				return lr, strings.Join(out, "\n")
+			}
+			out = append(out, l)
+		case <-deadline:
+			t.Fatalf("nspawn %q: no READY within 30 s; stdout %q; stderr %q", args, out, lr.stderr.String())
+		}
+	}
+}
+
+// ipv4Of returns the address (no prefix) in "ip -o -4 addr" output.
+func ipv4Of(out string) string {
+	f := strings.Fields(out)
+	for i, w := range f {
+		if w == "inet" && i+1 < len(f) {
+			a, _, _ := strings.Cut(f[i+1], "/")
+			return a
+		}
+	}
+	return ""
+}

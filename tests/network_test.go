@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every test here runs nspawn in a network namespace of its own (see
@@ -153,6 +155,109 @@ func TestNetProbeUnderNsenter(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "host0") {
 		t.Errorf("--network-bridge=brp0 (a bridge of nspawn's namespace) under nsenter --net: %v: %s", err, out)
+	}
+	checkNoLeaks(t, before)
+}
+
+// mustEnd releases nothing; it waits for lr and requires status 0.
+func mustEnd(t *testing.T, lr *liveRun) {
+	t.Helper()
+	if status, rest := lr.wait(t); status != 0 {
+		t.Errorf("status %d; rest %q; stderr %q", status, rest, lr.stderr.String())
+	}
+}
+
+// TestNetZone: two containers started at once in a new zone agree on one
+// bridge vz-ZONE; a third in the zone reaches both and the uplink; the
+// bridge stays while one container is left and goes with the last.
+func TestNetZone(t *testing.T) {
+	lab := newNetLab(t)
+	before := snapshotHost(t)
+	dir := newLabDir(t)
+	tcpServer(t, lab.uplinkPath(), labUplinkAddr+":7001")
+	zone := machineName("z")
+	bridge := "vz-" + zone
+	serve := `echo ADDR=$(ip -o -4 addr show dev host0); exec /mnt/netecho serve /mnt/go $0 tcp:7000`
+	type started struct {
+		lr  *liveRun
+		out string
+	}
+	names := []string{machineName("za"), machineName("zb")}
+	results := make(chan started, 2)
+	for _, name := range names {
+		go func() {
+			// t.Fatal is not for other goroutines: startReady's failure
+			// shows as a missing answer below.
+			lr := lab.start(t, "-q", "--read-only", "-D", busyboxTree, "-M", name, "--network-zone="+zone, dir.bind(), "sh", "-c", serve, name)
+			var out []string
+			for l := range lr.lines {
+				if l == "READY" {
+					break
+				}
+				out = append(out, l)
+			}
+			results <- started{lr, strings.Join(out, "\n")}
+		}()
+	}
+	var addrs []string
+	var runs []*liveRun
+	for range names {
+		s := <-results
+		runs = append(runs, s.lr)
+		a := ipv4Of(field(s.out, "ADDR"))
+		if a == "" {
+			t.Fatalf("a zone container has no address: %q; stderr %q", s.out, s.lr.stderr.String())
+		}
+		addrs = append(addrs, a)
+	}
+	links := lab.ip(t, "-o", "link", "show", "type", "bridge")
+	if n := strings.Count(links, "vz-"); n != 1 || !strings.Contains(links, bridge+":") {
+		t.Errorf("bridges after two concurrent first starts: want one %s\n%s", bridge, links)
+	}
+	ports := lab.ip(t, "-o", "link", "show", "master", bridge)
+	for _, name := range names {
+		if !strings.Contains(ports, "vb-"+name+"@") {
+			t.Errorf("vb-%s is not a port of %s: %s", name, bridge, ports)
+		}
+	}
+	if a := ipv4Of(lab.ip(t, "-o", "-4", "addr", "show", "dev", bridge)); a == "" {
+		t.Errorf("%s has no address", bridge)
+	}
+	script := "for a in " + strings.Join(addrs, " ") + " " + labUplinkAddr + `; do p=7000; [ $a = ` + labUplinkAddr + ` ] && p=7001; echo "$a: $(/mnt/netecho dial tcp4 $a:$p)"; done; ping -c1 -W5 ` + addrs[0] + ` >/dev/null && echo ping ok`
+	out := lab.mustRun(t, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("zc"), "--network-zone="+zone, dir.bind(), "sh", "-c", script)
+	t.Logf("third container:\n%s", out)
+	for i, a := range addrs {
+		if !strings.Contains(out, a+": "+names[i]+" from ") {
+			t.Errorf("the third container did not reach %s (%s): %s", names[i], a, out)
+		}
+	}
+	if !strings.Contains(out, labUplinkAddr+": from ") {
+		t.Errorf("the third container did not reach the uplink: %s", out)
+	}
+	if !strings.Contains(out, "ping ok") {
+		t.Errorf("no ping between zone containers: %s", out)
+	}
+	dir.release(t, 1)
+	// One of the two ends; the bridge stays for the other.
+	var left *liveRun
+	select {
+	case <-runs[0].done:
+		left = runs[1]
+	case <-runs[1].done:
+		left = runs[0]
+	case <-time.After(time.Minute):
+		t.Fatal("neither zone container ended after the release")
+	}
+	if _, err := exec.Command("ip", "-n", lab.host, "link", "show", bridge).CombinedOutput(); err != nil {
+		t.Errorf("%s went while a container of the zone still runs", bridge)
+	}
+	dir.release(t, 1)
+	mustEnd(t, left)
+	for _, lr := range runs {
+		mustEnd(t, lr)
+	}
+	if out, err := exec.Command("ip", "-n", lab.host, "link", "show", bridge).CombinedOutput(); err == nil {
+		t.Errorf("%s still there after the last container: %s", bridge, out)
 	}
 	checkNoLeaks(t, before)
 }
