@@ -58,6 +58,13 @@ func newNetLab(t *testing.T) *netLab {
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", lab.host).Run() })
 	mustIP(t, "netns", "add", lab.uplink)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", lab.uplink).Run() })
+	// No duplicate address detection in the lab: a "tentative" IPv6
+	// address turning final would show as a change.
+	for _, ns := range []string{lab.host, lab.uplink} {
+		if out, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0").CombinedOutput(); err != nil {
+			t.Fatalf("accept_dad in %s: %v: %s", ns, err, out)
+		}
+	}
 	mustIP(t, "-n", lab.host, "link", "set", "lo", "up")
 	mustIP(t, "-n", lab.uplink, "link", "set", "lo", "up")
 	mustIP(t, "-n", lab.host, "link", "add", "up0", "type", "veth", "peer", "name", "dn0", "netns", lab.uplink)

@@ -261,3 +261,147 @@ func TestNetZone(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// TestNetBridge: vb-NAME is a port of the user's bridge; the container,
+// given an address from inside (nspawn does not address a user's
+// bridge), reaches an address on the bridge.
+func TestNetBridge(t *testing.T) {
+	lab := newNetLab(t)
+	lab.ip(t, "link", "add", "brn0", "type", "bridge")
+	lab.ip(t, "addr", "add", "198.51.100.65/26", "dev", "brn0")
+	lab.ip(t, "link", "set", "brn0", "up")
+	lab.mark(t)
+	before := snapshotHost(t)
+	dir := newLabDir(t)
+	tcpServer(t, lab.hostPath(), "198.51.100.65:7100")
+	name := machineName("nr")
+	script := `ip addr add 198.51.100.66/26 dev host0 && ip link set host0 up && echo GOT=$(/mnt/netecho dial tcp4 198.51.100.65:7100); echo READY; read x < /mnt/go`
+	lr, out := lab.startReady(t, "-q", "--read-only", "-D", busyboxTree, "-M", name, "--network-bridge=brn0", dir.bind(), "sh", "-c", script)
+	if got := field(out, "GOT"); got != "from 198.51.100.66" {
+		t.Errorf("container to the bridge's address: %q, want from 198.51.100.66", got)
+	}
+	if ports := lab.ip(t, "-o", "link", "show", "master", "brn0"); !strings.Contains(ports, "vb-"+name+"@") {
+		t.Errorf("vb-%s is not a port of brn0: %s", name, ports)
+	}
+	dir.release(t, 1)
+	mustEnd(t, lr)
+	checkNoLeaks(t, before)
+}
+
+// vlanParent makes a veth in the host namespace whose peer (in the
+// uplink, with addr/prefix) the container reaches through a macvlan or
+// ipvlan on it.
+func vlanParent(t *testing.T, lab *netLab, parent, peer, addr string) {
+	lab.ip(t, "link", "add", parent, "type", "veth", "peer", "name", peer, "netns", lab.uplink)
+	lab.ip(t, "link", "set", parent, "up")
+	mustIP(t, "-n", lab.uplink, "addr", "add", addr, "dev", peer)
+	mustIP(t, "-n", lab.uplink, "link", "set", peer, "up")
+}
+
+// TestNetMacvlanIpvlan: mv-IF and iv-IF inside, each carrying traffic to
+// the parent's peer once given an address from inside.
+func TestNetMacvlanIpvlan(t *testing.T) {
+	for _, c := range []struct{ kind, flag, parent, peer, inside, peerAddr, own string }{
+		{"macvlan", "--network-macvlan", "mvp0", "mvq0", "mv-mvp0", "198.51.100.130", "198.51.100.131"},
+		{"ipvlan", "--network-ipvlan", "ivp0", "ivq0", "iv-ivp0", "198.51.100.146", "198.51.100.147"},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			lab := newNetLab(t)
+			vlanParent(t, lab, c.parent, c.peer, c.peerAddr+"/28")
+			if out, err := exec.Command("ip", "-n", lab.host, "link", "add", "probe0", "link", c.parent, "type", c.kind).CombinedOutput(); err != nil {
+				lab.mark(t)
+				t.Skipf("the kernel cannot make a %s here: %s", c.kind, out)
+			}
+			lab.ip(t, "link", "del", "probe0")
+			lab.mark(t)
+			before := snapshotHost(t)
+			dir := newLabDir(t)
+			tcpServer(t, lab.uplinkPath(), c.peerAddr+":7200")
+			script := `ip -o link show ` + c.inside + ` >/dev/null && echo LINK=ok; ip addr add ` + c.own + `/28 dev ` + c.inside + ` && ip link set ` + c.inside + ` up && echo GOT=$(/mnt/netecho dial tcp4 ` + c.peerAddr + `:7200)`
+			out := lab.mustRun(t, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("nm"), c.flag+"="+c.parent, dir.bind(), "sh", "-c", script)
+			if field(out, "LINK") != "ok" {
+				t.Errorf("no %s inside: %s", c.inside, out)
+			}
+			if got := field(out, "GOT"); got != "from "+c.own {
+				t.Errorf("through %s: %q, want from %s", c.inside, got, c.own)
+			}
+			checkNoLeaks(t, before)
+		})
+	}
+}
+
+// TestNetMovedInterface: --network-interface=X:lan0 moves X in as lan0,
+// traffic goes through it, and X is back in the host namespace under its
+// own name afterwards (the lab's state check: same links as before).
+func TestNetMovedInterface(t *testing.T) {
+	lab := newNetLab(t)
+	// Never up before it moves: a link that was up keeps its "noqueue"
+	// qdisc, one moved back down shows "noop" (the kernel's doing).
+	lab.ip(t, "link", "add", "mi0", "type", "veth", "peer", "name", "mi1", "netns", lab.uplink)
+	mustIP(t, "-n", lab.uplink, "addr", "add", "198.51.100.194/28", "dev", "mi1")
+	mustIP(t, "-n", lab.uplink, "link", "set", "mi1", "up")
+	lab.mark(t)
+	before := snapshotHost(t)
+	dir := newLabDir(t)
+	tcpServer(t, lab.uplinkPath(), "198.51.100.194:7300")
+	script := `ip addr add 198.51.100.195/28 dev lan0 && ip link set lan0 up && echo GOT=$(/mnt/netecho dial tcp4 198.51.100.194:7300); echo READY; read x < /mnt/go`
+	lr, out := lab.startReady(t, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("ni"), "--network-interface=mi0:lan0", dir.bind(), "sh", "-c", script)
+	if got := field(out, "GOT"); got != "from 198.51.100.195" {
+		t.Errorf("through the moved interface: %q, want from 198.51.100.195", got)
+	}
+	if out, err := exec.Command("ip", "-n", lab.host, "link", "show", "mi0").CombinedOutput(); err == nil {
+		t.Errorf("mi0 still in the host namespace while the container runs: %s", out)
+	}
+	dir.release(t, 1)
+	mustEnd(t, lr)
+	if out, err := exec.Command("ip", "-n", lab.host, "link", "show", "mi0").CombinedOutput(); err != nil {
+		t.Errorf("mi0 not back in the host namespace: %s", out)
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestNetVethExtra: --network-veth-extra=HOST:INSIDE; traffic from the
+// host namespace to a server inside over it.
+func TestNetVethExtra(t *testing.T) {
+	lab := newNetLab(t)
+	before := snapshotHost(t)
+	dir := newLabDir(t)
+	hostIf := machineName("xa")
+	script := `ip addr add 198.51.100.34/28 dev xb0 && ip link set xb0 up && exec /mnt/netecho serve /mnt/go inside tcp:7400`
+	lr, _ := lab.startReady(t, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("nx"), "--network-veth-extra="+hostIf+":xb0", dir.bind(), "sh", "-c", script)
+	lab.ip(t, "addr", "add", "198.51.100.33/28", "dev", hostIf)
+	lab.ip(t, "link", "set", hostIf, "up")
+	if got, err := dial(t, lab.hostPath(), "tcp4", "198.51.100.34:7400"); got != "inside from 198.51.100.33" {
+		t.Errorf("host to the container over the extra veth: %q (%v), want inside from 198.51.100.33", got, err)
+	}
+	dir.release(t, 1)
+	mustEnd(t, lr)
+	checkNoLeaks(t, before)
+}
+
+// TestNetNamespacePath: --network-namespace-path runs the container in a
+// namespace the test made, and its traffic goes through what that has.
+func TestNetNamespacePath(t *testing.T) {
+	lab := newNetLab(t)
+	ns := strings.Replace(lab.host, "nsp-h-", "nsp-p-", 1)
+	mustIP(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	mustIP(t, "-n", ns, "link", "add", "pp0", "type", "veth", "peer", "name", "pq0", "netns", lab.uplink)
+	mustIP(t, "-n", ns, "addr", "add", "198.51.100.50/28", "dev", "pp0")
+	mustIP(t, "-n", ns, "link", "set", "pp0", "up")
+	mustIP(t, "-n", lab.uplink, "addr", "add", "198.51.100.49/28", "dev", "pq0")
+	mustIP(t, "-n", lab.uplink, "link", "set", "pq0", "up")
+	lab.mark(t)
+	before := snapshotHost(t)
+	dir := newLabDir(t)
+	tcpServer(t, lab.uplinkPath(), "198.51.100.49:7500")
+	out := lab.mustRun(t, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("nn"), "--network-namespace-path=/run/netns/"+ns, dir.bind(),
+		"sh", "-c", "ip -o link show pp0 >/dev/null && echo LINK=ok; echo GOT=$(/mnt/netecho dial tcp4 198.51.100.49:7500)")
+	if field(out, "LINK") != "ok" {
+		t.Errorf("pp0 of the namespace not seen inside: %s", out)
+	}
+	if got := field(out, "GOT"); got != "from 198.51.100.50" {
+		t.Errorf("through the namespace's pp0: %q, want from 198.51.100.50", got)
+	}
+	checkNoLeaks(t, before)
+}
