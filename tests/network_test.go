@@ -405,3 +405,47 @@ func TestNetNamespacePath(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// TestNetPort: -p forwards tcp and udp from the host namespace's own
+// address, from 127.0.0.1 and from a remote namespace behind the uplink;
+// two containers forward different ports at once; a third asking for a
+// taken port gets one line and status 1; after exit the port is free.
+func TestNetPort(t *testing.T) {
+	lab := newNetLab(t)
+	remote := lab.addRemote(t)
+	lab.mark(t)
+	before := snapshotHost(t)
+	dir := newLabDir(t)
+	serve := `exec /mnt/netecho serve /mnt/go $0 tcp:80 udp:53 tcp:8000`
+	a, _ := lab.startReady(t, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("pa"), "-n", "-p", "8080:80", "-p", "udp:5353:53", dir.bind(), "sh", "-c", serve, "A")
+	b, _ := lab.startReady(t, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("pb"), "-n", "-p", "9090:8000", dir.bind(), "sh", "-c", serve, "B")
+	for _, c := range []struct{ from, nsPath, network, addr, want string }{
+		{"host", lab.hostPath(), "tcp4", labHostAddr + ":8080", "A"},
+		{"host", lab.hostPath(), "tcp4", "127.0.0.1:8080", "A"},
+		{"host", lab.hostPath(), "udp4", labHostAddr + ":5353", "A"},
+		{"host", lab.hostPath(), "udp4", "127.0.0.1:5353", "A"},
+		{"host", lab.hostPath(), "tcp4", labHostAddr + ":9090", "B"},
+		{"host", lab.hostPath(), "tcp4", "127.0.0.1:9090", "B"},
+		{"remote", "/run/netns/" + remote, "tcp4", labHostAddr + ":8080", "A"},
+		{"remote", "/run/netns/" + remote, "udp4", labHostAddr + ":5353", "A"},
+		{"remote", "/run/netns/" + remote, "tcp4", labHostAddr + ":9090", "B"},
+	} {
+		got, err := dial(t, c.nsPath, c.network, c.addr)
+		if !strings.HasPrefix(got, c.want+" from ") {
+			t.Errorf("%s: %s %s: %q (%v), want container %s", c.from, c.network, c.addr, got, err, c.want)
+		} else {
+			t.Logf("%s: %s %s: %s", c.from, c.network, c.addr, got)
+		}
+	}
+	r := lab.run(t, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("pc"), "-n", "-p", "8080", "true")
+	if lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n"); r.status != 1 || len(lines) != 1 {
+		t.Errorf("a taken port: status %d, stderr %q; want 1 and one line", r.status, r.stderr)
+	} else {
+		t.Logf("a taken port: %s", lines[0])
+	}
+	dir.release(t, 2)
+	mustEnd(t, a)
+	mustEnd(t, b)
+	lab.mustRun(t, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("pd"), "-n", "-p", "8080", "-p", "udp:5353", "true")
+	checkNoLeaks(t, before)
+}
