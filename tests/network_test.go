@@ -3,9 +3,11 @@ package tests
 import (
 	"crypto/rand"
 	"encoding/hex"
+	mrand "math/rand/v2"
 	"net"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -448,4 +450,40 @@ func TestNetPort(t *testing.T) {
 	mustEnd(t, b)
 	lab.mustRun(t, "-q", "--read-only", "-D", busyboxTree, "-M", machineName("pd"), "-n", "-p", "8080", "-p", "udp:5353", "true")
 	checkNoLeaks(t, before)
+}
+
+// TestNetKillDuringStart: nspawn SIGKILLed at random moments of its start
+// (-n with -p, and a zone), 50 rounds: each time the host namespace is
+// as before (the undo stage's work) and nothing of the container is left
+// on the machine.
+func TestNetKillDuringStart(t *testing.T) {
+	lab := newNetLab(t)
+	before := snapshotHost(t)
+	dir := newLabDir(t)
+	zone := machineName("k")
+	variants := [][]string{{"-n", "-p", "8080", "-p", "udp:5353"}, {"--network-zone=" + zone, "-p", "8081"}}
+	// How long a start takes here, to spread the kills over it.
+	var full time.Duration
+	for _, v := range variants {
+		began := time.Now()
+		lr, _ := lab.startReady(t, append(append([]string{"-q", "--read-only", "-D", busyboxTree, "-M", machineName("kt"), dir.bind()}, v...), "sh", "-c", "echo READY; read x < /mnt/go")...)
+		full = max(full, time.Since(began))
+		dir.release(t, 1)
+		mustEnd(t, lr)
+	}
+	lab.checkRestored(t)
+	t.Logf("a start takes about %v", full)
+	for round := range 50 {
+		v := variants[round%2]
+		delay := time.Duration(mrand.Int64N(int64(full) * 6 / 5))
+		lr := lab.start(t, append(append([]string{"-q", "--read-only", "-D", busyboxTree, "-M", machineName("kr")}, v...), "sleep", "1000")...)
+		time.Sleep(delay) // not an assertion: where in the start the kill lands
+		lr.cmd.Process.Signal(syscall.SIGKILL)
+		<-lr.done
+		lab.checkRestored(t)
+		checkNoLeaks(t, before)
+		if t.Failed() {
+			t.Fatalf("round %d (%q, killed after %v): something left", round, v, delay)
+		}
+	}
 }
