@@ -41,6 +41,7 @@ const (
 type netLab struct {
 	host, uplink string // names under /run/netns
 	resolv       string // the file nspawn sees as /etc/resolv.conf
+	bin          string // the nspawn to run: ours, or systemd-nspawn
 	before       netState
 }
 
@@ -51,7 +52,7 @@ func newNetLab(t *testing.T) *netLab {
 	suffix := make([]byte, 3)
 	rand.Read(suffix)
 	id := hex.EncodeToString(suffix)
-	lab := &netLab{host: "nsp-h-" + id, uplink: "nsp-u-" + id}
+	lab := &netLab{host: "nsp-h-" + id, uplink: "nsp-u-" + id, bin: nspawnBin}
 	lab.resolv = filepath.Join(t.TempDir(), "resolv.conf")
 	lab.setResolv(t, "nameserver "+labUplinkAddr+"\n")
 	mustIP(t, "netns", "add", lab.host)
@@ -136,7 +137,7 @@ func (lab *netLab) ip(t *testing.T, args ...string) string {
 // interfaces from /sys/class/net (nspawn/facts_network.go), which
 // otherwise lists the machine's. TestNetProbeUnderNsenter shows that.
 func (lab *netLab) command(args ...string) *exec.Cmd {
-	return lab.commandWith(true, nspawnBin, args...)
+	return lab.commandWith(true, lab.bin, args...)
 }
 
 func (lab *netLab) commandWith(ownSysfs bool, bin string, args ...string) *exec.Cmd {

@@ -487,3 +487,60 @@ func TestNetKillDuringStart(t *testing.T) {
 		}
 	}
 }
+
+// TestNetBesideSystemdNspawn: systemd-nspawn 252 -n and ours in the same
+// kind of host namespace: the same link names and MACs on both sides;
+// 252's host0 has no address and carries nothing (no networkd here), ours
+// reaches the uplink.
+func TestNetBesideSystemdNspawn(t *testing.T) {
+	sd, err := exec.LookPath("systemd-nspawn")
+	if err != nil {
+		t.Skip("no systemd-nspawn on this machine")
+	}
+	name := machineName("nc")
+	script := `echo LINKS=$(ip -o link | awk -F': ' '{print $2}' | cut -d@ -f1 | sort | tr '\n' ' ')
+echo MAC=$(cat /sys/class/net/host0/address)
+echo ADDR=$(ip -o -4 addr show dev host0 | awk '{print $4}')
+echo GOT=$(/mnt/netecho dial tcp4 ` + labUplinkAddr + `:7001 2>&1)
+echo READY
+read x < /mnt/go`
+	type view struct{ links, mac, addr, got, hostLink string }
+	probe := func(bin, tree string, extra ...string) view {
+		lab := newNetLab(t)
+		lab.bin = bin
+		before := snapshotHost(t)
+		dir := newLabDir(t)
+		tcpServer(t, lab.uplinkPath(), labUplinkAddr+":7001")
+		args := append(append(extra, "-q", "-D", tree, "-M", name, "-n", dir.bind()), "sh", "-c", script)
+		lr, out := lab.startReady(t, args...)
+		f := strings.Fields(lab.ip(t, "-o", "link", "show", "dev", "ve-"+name))
+		v := view{links: field(out, "LINKS"), mac: field(out, "MAC"), addr: field(out, "ADDR"), got: field(out, "GOT")}
+		for i, w := range f {
+			if w == "link/ether" && i+1 < len(f) {
+				v.hostLink = "ve-" + name + " " + f[i+1]
+			}
+		}
+		dir.release(t, 1)
+		mustEnd(t, lr)
+		checkNoLeaks(t, before)
+		lab.checkRestored(t)
+		return v
+	}
+	theirs := probe(sd, copyTree(t, busyboxTree), "--register=no", "--keep-unit")
+	ours := probe(nspawnBin, busyboxTree, "--read-only")
+	t.Logf("systemd-nspawn: %+v", theirs)
+	t.Logf("nspawn:         %+v", ours)
+	if ours.links != theirs.links || ours.mac != theirs.mac || ours.hostLink != theirs.hostLink {
+		t.Errorf("links differ:\nsystemd-nspawn: %+v\nnspawn:         %+v", theirs, ours)
+	}
+	if theirs.hostLink == "" || theirs.mac == "" {
+		t.Errorf("no ve-%s or host0 MAC seen under systemd-nspawn: %+v", name, theirs)
+	}
+	// The difference, by design: without networkd 252's veth carries nothing.
+	if theirs.addr != "" || strings.HasPrefix(theirs.got, "from ") {
+		t.Errorf("systemd-nspawn 252's host0 was addressed or reached the uplink: %+v", theirs)
+	}
+	if ours.addr == "" || ours.got != "from "+labHostAddr {
+		t.Errorf("nspawn's host0 has no address or did not reach the uplink: %+v", ours)
+	}
+}
