@@ -181,8 +181,8 @@ func TestNetZone(t *testing.T) {
 	bridge := "vz-" + zone
 	serve := `echo ADDR=$(ip -o -4 addr show dev host0); exec /mnt/netecho serve /mnt/go $0 tcp:7000`
 	type started struct {
-		lr  *liveRun
-		out string
+		lr        *liveRun
+		name, out string
 	}
 	names := []string{machineName("za"), machineName("zb")}
 	results := make(chan started, 2)
@@ -198,13 +198,14 @@ func TestNetZone(t *testing.T) {
 				}
 				out = append(out, l)
 			}
-			results <- started{lr, strings.Join(out, "\n")}
+			results <- started{lr, name, strings.Join(out, "\n")}
 		}()
 	}
 	var addrs []string
 	var runs []*liveRun
-	for range names {
+	for i := range names {
 		s := <-results
+		names[i] = s.name // in the order of the addresses
 		runs = append(runs, s.lr)
 		a := ipv4Of(field(s.out, "ADDR"))
 		if a == "" {
@@ -269,9 +270,14 @@ func TestNetZone(t *testing.T) {
 // bridge), reaches an address on the bridge.
 func TestNetBridge(t *testing.T) {
 	lab := newNetLab(t)
-	lab.ip(t, "link", "add", "brn0", "type", "bridge")
+	// A fixed MAC and a port of its own (a veth to the uplink), so the
+	// bridge's carrier and MAC do not change when vb-NAME comes and goes
+	// (the kernel's doing, not nspawn's).
+	lab.ip(t, "link", "add", "brn0", "address", "02:00:5e:00:53:01", "type", "bridge")
 	lab.ip(t, "addr", "add", "198.51.100.65/26", "dev", "brn0")
 	lab.ip(t, "link", "set", "brn0", "up")
+	lab.ip(t, "link", "add", "bp0", "master", "brn0", "up", "type", "veth", "peer", "name", "bp1", "netns", lab.uplink)
+	mustIP(t, "-n", lab.uplink, "link", "set", "bp1", "up")
 	lab.mark(t)
 	before := snapshotHost(t)
 	dir := newLabDir(t)
