@@ -86,6 +86,12 @@ func lockZone(path string) (func(), error) {
 // cannot run between finding the bridge and joining it, so two starts
 // racing end on one bridge and a start never loses its bridge.
 func (l *Links) JoinZone(port string, z Zone) error {
+	// Recorded by every member, not only the one that makes it: the
+	// last to go, however it goes, removes it (UndoZone leaves a bridge
+	// with ports alone).
+	if err := l.record(KindZone, z.Bridge, z.Lock); err != nil {
+		return err
+	}
 	unlock, err := lockZone(z.Lock)
 	if err != nil {
 		return err
@@ -104,11 +110,8 @@ func (l *Links) JoinZone(port string, z Zone) error {
 	return enslave(l.host, port, br.Index)
 }
 
-// makeBridge creates the zone's bridge, up, after recording it.
+// makeBridge creates the zone's bridge, up (JoinZone recorded it).
 func (l *Links) makeBridge(z Zone) (rtnetlink.LinkMessage, error) {
-	if err := l.record(KindZone, z.Bridge, z.Lock); err != nil {
-		return rtnetlink.LinkMessage{}, err
-	}
 	owner := l.owner
 	err := l.host.Link.New(&rtnetlink.LinkMessage{
 		Flags: unix.IFF_UP, Change: unix.IFF_UP,

@@ -288,3 +288,35 @@ func (v *vethPeer) Encode(ae *netlink.AttributeEncoder) error {
 	ae.Bytes(1, b) // VETH_INFO_PEER
 	return nil
 }
+
+// LinkFact is what planning needs of a host interface.
+type LinkFact struct {
+	Exists, Bridge bool
+}
+
+// Probe looks the named interfaces up in the caller's own network
+// namespace, over rtnetlink: /sys/class/net shows the namespace that
+// mounted /sys, which under nsenter or a container is not nspawn's.
+// Names not found are absent from the map.
+func Probe(names ...string) (map[string]LinkFact, error) {
+	facts := map[string]LinkFact{}
+	if len(names) == 0 {
+		return facts, nil
+	}
+	c, err := dial(-1)
+	if err != nil {
+		return nil, fmt.Errorf("connect to rtnetlink: %w", err)
+	}
+	defer c.Close()
+	for _, name := range names {
+		link, err := linkByName(c, name)
+		if errors.Is(err, unix.ENODEV) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up interface %s: %w", name, err)
+		}
+		facts[name] = LinkFact{Exists: true, Bridge: kind(link) == "bridge"}
+	}
+	return facts, nil
+}

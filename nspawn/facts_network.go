@@ -3,10 +3,12 @@ package nspawn
 import (
 	"errors"
 	"fmt"
-	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/network"
 )
 
 // NetFacts are what network planning needs of the host: the interfaces
@@ -24,9 +26,7 @@ type NetFacts struct {
 }
 
 // LinkFact is a host interface as the probe found it.
-type LinkFact struct {
-	Exists, Bridge bool
-}
+type LinkFact = network.LinkFact
 
 // probeNetFacts reads what the network options name; nothing for a run
 // without them.
@@ -37,19 +37,17 @@ func probeNetFacts(o *Options) NetFacts {
 		return f
 	}
 	f.Networkd = unixSocketAnswers("/run/systemd/netif/io.systemd.Network")
-	f.Links = map[string]LinkFact{}
-	names := append([]string{n.NetworkBridge}, n.NetworkMacvlan...)
-	names = append(names, n.NetworkIpvlan...)
-	names = append(names, n.NetworkInterface...)
-	for _, v := range names {
+	var names []string
+	for _, v := range slices.Concat([]string{n.NetworkBridge}, n.NetworkMacvlan, n.NetworkIpvlan, n.NetworkInterface) {
 		name, _, _ := strings.Cut(v, ":")
-		if name == "" || len(name) > 15 {
-			continue
-		}
-		if _, err := os.Lstat("/sys/class/net/" + name); err == nil {
-			f.Links[name] = LinkFact{Exists: true, Bridge: exists("/sys/class/net/" + name + "/bridge")}
+		if network.ValidIfName(name) {
+			names = append(names, name)
 		}
 	}
+	// An error leaves the map empty: planning then names the first
+	// interface as missing, with the cause below it unknown; the start
+	// would fail on the same socket anyway.
+	f.Links, _ = network.Probe(names...)
 	if n.NetworkNSPath != "" {
 		f.NSPathErr = checkNetNS(n.NetworkNSPath)
 	}

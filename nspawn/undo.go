@@ -27,5 +27,6 @@ func UndoHandlers() map[string]undo.Handler {
 
 // UndoLate are the kinds undone after all others: a moved interface comes
 // back to the host only once the container's processes, killed with its
-// cgroup (recorded before it), are gone.
-var UndoLate = []string{network.KindMoved}
+// cgroup (recorded before it), are gone; a zone's bridge can go only once
+// its port (a link, undone before the cgroup) is gone.
+var UndoLate = []string{network.KindMoved, network.KindZone}
