@@ -20,10 +20,11 @@ import (
 // ip netns add under unique names and deleted at the end:
 //
 //	uplink 192.0.2.2 ---- 192.0.2.1 host 198.51.100.1 ---- 198.51.100.2 remote
+//	uplink 2001:db8:1::2 -- 2001:db8:1::1 host 2001:db8:2::1 -- 2001:db8:2::2 remote
 //	                                 ve-NAME ---- host0 in container NAME
 //
-// The uplink holds TCP and UDP echo servers on port 7; the host's default
-// route goes there. Nothing touches the machine's own namespace.
+// The uplink holds TCP and UDP echo servers on port 7 (both families); the
+// host's default routes go there. Nothing touches the machine's own namespace.
 type testNet struct {
 	t      *testing.T
 	prefix string
@@ -58,10 +59,18 @@ func newTestNet(t *testing.T) *testNet {
 		{"host", "route", "add", "default", "via", "192.0.2.2"},
 		{"uplink", "addr", "add", "192.0.2.2/24", "dev", "u0"}, {"uplink", "link", "set", "u0", "up"},
 		{"remote", "addr", "add", "198.51.100.2/24", "dev", "r0"}, {"remote", "link", "set", "r0", "up"},
+		{"host", "addr", "add", "2001:db8:1::1/64", "dev", "h-up", "nodad"},
+		{"host", "addr", "add", "2001:db8:2::1/64", "dev", "h-rm", "nodad"},
+		{"host", "-6", "route", "add", "default", "via", "2001:db8:1::2"},
+		{"uplink", "addr", "add", "2001:db8:1::2/64", "dev", "u0", "nodad"},
+		{"uplink", "-6", "route", "add", "default", "via", "2001:db8:1::1"},
+		{"remote", "addr", "add", "2001:db8:2::2/64", "dev", "r0", "nodad"},
+		{"remote", "-6", "route", "add", "default", "via", "2001:db8:2::1"},
 	} {
 		ip(t, append([]string{"-n", n.name(c[0])}, c[1:]...)...)
 	}
 	n.echoServers("uplink", "0.0.0.0:7")
+	n.echoServers("uplink", "[::]:7")
 	return n
 }
 
@@ -97,11 +106,12 @@ func (n *testNet) in(ns string, fn func() error) error {
 func (n *testNet) echoServers(ns, addr string) (stop func()) {
 	var l net.Listener
 	var pc net.PacketConn
+	v := family(addr)
 	err := n.in(ns, func() (err error) {
-		if l, err = net.Listen("tcp4", addr); err != nil {
+		if l, err = net.Listen("tcp"+v, addr); err != nil {
 			return err
 		}
-		pc, err = net.ListenPacket("udp4", addr)
+		pc, err = net.ListenPacket("udp"+v, addr)
 		return err
 	})
 	if err != nil {
@@ -142,7 +152,7 @@ func (n *testNet) echoServers(ns, addr string) (stop func()) {
 func (n *testNet) ask(ns, proto, addr string) (string, error) {
 	var c net.Conn
 	err := n.in(ns, func() (err error) {
-		c, err = net.DialTimeout(proto+"4", addr, 5*time.Second)
+		c, err = net.DialTimeout(proto+family(addr), addr, 5*time.Second)
 		return err
 	})
 	if err != nil {
@@ -158,11 +168,21 @@ func (n *testNet) ask(ns, proto, addr string) (string, error) {
 	return strings.TrimSpace(string(buf[:k])), err
 }
 
+// family is "6" for an address "[IPv6]:port", "4" otherwise.
+func family(addr string) string {
+	if strings.HasPrefix(addr, "[") {
+		return "6"
+	}
+	return "4"
+}
+
 // hostState is what must be the same before and after: nspawn tables,
 // addresses, aliases and the IPv4 sysctls of the host namespace.
 func (n *testNet) hostState() string {
 	var b strings.Builder
 	out, _ := exec.Command("ip", "-n", n.name("host"), "-o", "-4", "addr").CombinedOutput()
+	b.Write(out)
+	out, _ = exec.Command("ip", "-n", n.name("host"), "-o", "-6", "addr", "show", "scope", "global").CombinedOutput() // link-local ones change from tentative as DAD ends
 	b.Write(out)
 	out, _ = exec.Command("ip", "-n", n.name("host"), "-o", "link").CombinedOutput()
 	for _, l := range strings.Split(string(out), "\n") {
@@ -182,6 +202,10 @@ func (n *testNet) hostState() string {
 	var keys []string
 	inNetNS(fd, func() error {
 		keys, _ = filepath.Glob("/proc/sys/net/ipv4/conf/*/*")
+		for _, k := range []string{"forwarding", "force_forwarding", "accept_ra", "disable_ipv6", "accept_dad"} {
+			k6, _ := filepath.Glob("/proc/sys/net/ipv6/conf/*/" + k)
+			keys = append(keys, k6...)
+		}
 		keys = append(keys, "/proc/sys/net/ipv4/ip_forward")
 		sort.Strings(keys)
 		for _, k := range keys {

@@ -6,11 +6,11 @@ import (
 )
 
 // resolvConf makes the container's resolv.conf from the host's. Servers
-// the container reaches through the masquerade stay; IPv6 and link-local
-// ones go (the container has IPv4 only); a loopback server (a stub such as
+// the container reaches through the masquerade stay (IPv6 ones only where
+// it has IPv6); link-local ones go (not on its link); a loopback server (a stub such as
 // systemd-resolved's 127.0.0.53) becomes hostAddr, and stub is returned so
 // that the table sends port 53 there on to it.
-func resolvConf(host string, hostAddr netip.Addr) (text string, stub netip.Addr) {
+func resolvConf(host string, hostAddr netip.Addr, ipv6 bool) (text string, stub netip.Addr) {
 	var b strings.Builder
 	b.WriteString("# Made by nspawn from the host's resolv.conf\n")
 	for _, line := range strings.Split(host, "\n") {
@@ -27,8 +27,8 @@ func resolvConf(host string, hostAddr netip.Addr) (text string, stub netip.Addr)
 		}
 		a, err := netip.ParseAddr(f[1])
 		switch {
-		case err != nil || !a.Is4() || a.IsLinkLocalUnicast() || a.IsUnspecified():
-			continue
+		case err != nil || a.Is6() && (!ipv6 || a.IsLoopback()) || a.IsLinkLocalUnicast() || a.IsUnspecified():
+			continue // ::1 cannot be forwarded to (see addTable)
 		case a.IsLoopback():
 			if stub.IsValid() {
 				continue

@@ -17,7 +17,7 @@ func TestResolvConf(t *testing.T) {
 		{"", "", ""},
 	}
 	for _, c := range cases {
-		text, stub := resolvConf(c.host, h)
+		text, stub := resolvConf(c.host, h, false)
 		body := strings.TrimPrefix(text, "# Made by nspawn from the host's resolv.conf\n")
 		gotStub := ""
 		if stub.IsValid() {
@@ -30,20 +30,20 @@ func TestResolvConf(t *testing.T) {
 }
 
 func TestNthSubnet(t *testing.T) {
-	if got := nthSubnet(28, 0).String(); got != "10.0.0.0/28" {
+	if got := nthSubnet(subnetPool, 28, 0).String(); got != "10.0.0.0/28" {
 		t.Errorf("first /28: %s", got)
 	}
-	if got := nthSubnet(28, 1<<20).String(); got != "10.0.0.0/28" {
+	if got := nthSubnet(subnetPool, 28, 1<<20).String(); got != "10.0.0.0/28" {
 		t.Errorf("wraps: %s", got)
 	}
-	if got := nthSubnet(24, 65535).String(); got != "10.255.255.0/24" {
+	if got := nthSubnet(subnetPool, 24, 65535).String(); got != "10.255.255.0/24" {
 		t.Errorf("last /24: %s", got)
 	}
 	if got := nthAddr(netip.MustParsePrefix("10.1.2.16/28"), 2).String(); got != "10.1.2.18" {
 		t.Errorf("second address: %s", got)
 	}
 	used := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	if !overlapsAny(nthSubnet(28, 5), used) || overlapsAny(netip.MustParsePrefix("192.168.0.0/28"), used) {
+	if !overlapsAny(nthSubnet(subnetPool, 28, 5), used) || overlapsAny(netip.MustParsePrefix("192.168.0.0/28"), used) {
 		t.Error("overlap")
 	}
 }

@@ -29,6 +29,9 @@ type Config struct {
 	Ports          []Port // --port
 	HostResolvConf string // the host's /etc/resolv.conf, for the container's
 	Undo           recorder
+	// MachineID is the host's machine ID (32 hex digits), which picks the
+	// IPv6 pool (ula.go); "" reads /etc/machine-id.
+	MachineID string
 }
 
 // Network is one container's host-side setup, held until Teardown.
@@ -38,7 +41,17 @@ type Network struct {
 	ContainerAddr netip.Addr   // on ContainerLink
 	ResolvConf    string       // for the container's /etc/resolv.conf
 
+	// IPv6, where the host can forward it per link: the container's /64 of
+	// the host's ULA pool, ::1 on HostLink, ::2 (or the container's index
+	// in a zone) on ContainerLink. Invalid where Notes says why not.
+	Subnet6        netip.Prefix
+	HostAddr6      netip.Addr
+	ContainerAddr6 netip.Addr
+	// Notes are info lines for the user (e.g. why there is no IPv6).
+	Notes []string
+
 	cfg    Config
+	ipv6   bool
 	hostNS int
 	claims []*claim // the container's address in a zone, its ports: held for its life
 }
@@ -66,6 +79,11 @@ func Setup(cfg Config) (n *Network, err error) {
 	if err != nil {
 		return n, err
 	}
+	if note := ipv6Missing(n.hostNS, cfg.HostLink); note != "" {
+		n.Notes = append(n.Notes, note)
+	} else {
+		n.ipv6 = true
+	}
 	if cfg.Zone {
 		err = n.addressZone(host, hostIndex)
 	} else {
@@ -80,6 +98,12 @@ func Setup(cfg Config) (n *Network, err error) {
 	if err := writeSysctl(n.hostNS, "net/ipv4/conf/"+cfg.HostLink+"/forwarding", "1"); err != nil {
 		return n, fmt.Errorf("enable forwarding on %s: %w", cfg.HostLink, err)
 	}
+	if n.ipv6 {
+		// Dies with the link (a zone's: with the bridge).
+		if err := writeSysctl(n.hostNS, "net/ipv6/conf/"+cfg.HostLink+"/force_forwarding", "1"); err != nil {
+			return n, fmt.Errorf("enable IPv6 forwarding on %s: %w", cfg.HostLink, err)
+		}
+	}
 	if len(cfg.Ports) > 0 {
 		if err := writeSysctl(n.hostNS, "net/ipv4/conf/"+cfg.HostLink+"/route_localnet", "1"); err != nil {
 			return n, fmt.Errorf("enable route_localnet on %s: %w", cfg.HostLink, err)
@@ -93,7 +117,7 @@ func Setup(cfg Config) (n *Network, err error) {
 	if err := n.claimPorts(nft); err != nil {
 		return n, err
 	}
-	text, stub := resolvConf(cfg.HostResolvConf, n.HostAddr)
+	text, stub := resolvConf(cfg.HostResolvConf, n.HostAddr, n.ipv6)
 	n.ResolvConf = text
 	if stub.IsValid() {
 		if err := writeSysctl(n.hostNS, "net/ipv4/conf/"+cfg.HostLink+"/route_localnet", "1"); err != nil {
@@ -102,7 +126,7 @@ func Setup(cfg Config) (n *Network, err error) {
 	}
 	return n, n.makeTable(host, nft, tableSpec{
 		name: tableName(cfg.Machine), hostIndex: hostIndex, container: n.ContainerAddr,
-		ports: cfg.Ports, dnsStub: stub, hostAddr: n.HostAddr,
+		container6: n.ContainerAddr6, ports: cfg.Ports, dnsStub: stub, hostAddr: n.HostAddr,
 	})
 }
 
@@ -124,9 +148,9 @@ func (n *Network) makeTable(host *rtnetlink.Conn, nft *nftables.Conn, spec table
 	}
 	addTable(nft, spec)
 	if err := nft.Flush(); err != nil {
-		return fmt.Errorf("make nftables table ip %s: %w", spec.name, err)
+		return fmt.Errorf("make nftables table inet %s: %w", spec.name, err)
 	}
-	return enableForwarding(host, n.hostNS, n.cfg.HostLink)
+	return enableForwarding(host, n.hostNS, n.cfg.HostLink, n.ipv6)
 }
 
 // claimPorts holds each host port's claim for the container's life, and
@@ -175,6 +199,9 @@ func (n *Network) Teardown() error {
 	errs := []error{undoTableAndForwarding(n.hostNS, tableName(n.cfg.Machine))}
 	if !n.cfg.Zone && n.HostAddr.IsValid() {
 		errs = append(errs, deleteAddress(n.hostNS, n.cfg.HostLink, netip.PrefixFrom(n.HostAddr, n.Subnet.Bits())))
+	}
+	if !n.cfg.Zone && n.HostAddr6.IsValid() {
+		errs = append(errs, deleteAddress(n.hostNS, n.cfg.HostLink, netip.PrefixFrom(n.HostAddr6, ipv6Bits)))
 	}
 	return errors.Join(errs...)
 }
@@ -227,13 +254,48 @@ func linkIndex(nl *rtnetlink.Conn, name string) (uint32, error) {
 	return 0, fmt.Errorf("link %s: %w", name, unix.ENODEV)
 }
 
+// addAddress puts p on the link. An IPv6 address skips duplicate address
+// detection (IFA_F_NODAD): it is usable at once, so nothing on the start
+// path waits a second for DAD, and it is ours to give (a /64 nobody else
+// on the host has, on a link only the container is on).
 func addAddress(nl *rtnetlink.Conn, index uint32, p netip.Prefix) error {
 	ip := net.IP(p.Addr().AsSlice())
+	if p.Addr().Is6() {
+		return nl.Address.New(&rtnetlink.AddressMessage{
+			Family: unix.AF_INET6, PrefixLength: uint8(p.Bits()), Index: index, Flags: unix.IFA_F_NODAD,
+			Attributes: &rtnetlink.AddressAttributes{Address: ip, Flags: unix.IFA_F_NODAD},
+		})
+	}
 	bcast := net.IP(nthAddr(p, (1<<(32-p.Bits()))-1).AsSlice())
 	return nl.Address.New(&rtnetlink.AddressMessage{
 		Family: unix.AF_INET, PrefixLength: uint8(p.Bits()), Index: index,
 		Attributes: &rtnetlink.AddressAttributes{Address: ip, Local: ip, Broadcast: bcast},
 	})
+}
+
+// ipv6Missing says why the container gets no IPv6, or "". nspawn forwards
+// IPv6 only with the per-link force_forwarding (Linux 6.17): the host-wide
+// net.ipv6.conf.all.forwarding would turn every link into a router and stop
+// the host accepting router advertisements, so it is never the fallback.
+func ipv6Missing(nsfd int, hostLink string) string {
+	if _, err := readSysctl(nsfd, "net/ipv6/conf/"+hostLink+"/force_forwarding"); err != nil {
+		if _, err := readSysctl(nsfd, "net/ipv6/conf/"+hostLink+"/disable_ipv6"); err != nil {
+			return "IPv6: the container gets IPv4 only: the host has no IPv6"
+		}
+		return "IPv6: the container gets IPv4 only: this kernel has no per-link net.ipv6.conf." + hostLink +
+			".force_forwarding (Linux 6.17 or later), and nspawn does not turn on the host-wide IPv6 forwarding"
+	}
+	if v, err := readSysctl(nsfd, "net/ipv6/conf/"+hostLink+"/disable_ipv6"); err != nil || v != "0" {
+		return "IPv6: the container gets IPv4 only: IPv6 is disabled on " + hostLink + " (net.ipv6.conf." + hostLink + ".disable_ipv6)"
+	}
+	return ""
+}
+
+func (n *Network) machineID() string {
+	if n.cfg.MachineID != "" {
+		return n.cfg.MachineID
+	}
+	return hostMachineID()
 }
 
 // deleteAddress takes p off link in the namespace nsfd; a link or address
@@ -249,10 +311,14 @@ func deleteAddress(nsfd int, link string, p netip.Prefix) error {
 		return nil
 	}
 	ip := net.IP(p.Addr().AsSlice())
-	err = nl.Address.Delete(&rtnetlink.AddressMessage{
+	msg := &rtnetlink.AddressMessage{
 		Family: unix.AF_INET, PrefixLength: uint8(p.Bits()), Index: index,
 		Attributes: &rtnetlink.AddressAttributes{Address: ip, Local: ip},
-	})
+	}
+	if p.Addr().Is6() {
+		msg.Family, msg.Attributes.Local = unix.AF_INET6, nil
+	}
+	err = nl.Address.Delete(msg)
 	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete %s from %s: %w", p, link, err)
 	}

@@ -1,9 +1,9 @@
 package nethost
 
 import (
-	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"math/bits"
 	"net"
 	"net/netip"
 
@@ -16,30 +16,34 @@ import (
 // start derived from the machine name rarely meets another container's,
 // and a machine keeps its subnet from run to run while nothing else took it.
 // Every address and route already in the host namespace is avoided.
+// IPv6 subnets come from the host's ULA /48 (ula.go).
 var subnetPool = netip.MustParsePrefix("10.0.0.0/8")
 
 // Prefix lengths: a /28 per veth as systemd-networkd's
-// 80-container-ve.network, a /24 per zone as its 80-container-vz.network.
+// 80-container-ve.network, a /24 per zone as its 80-container-vz.network;
+// a /64 per veth or zone in IPv6, the only length SLAAC and most tools
+// expect of a link.
 const (
 	vethBits = 28
 	zoneBits = 24
+	ipv6Bits = 64
 )
 
-// usedPrefixes lists every IPv4 address (as itself and as its network) and
-// every IPv4 route of every table in the namespace of nl.
-func usedPrefixes(nl *rtnetlink.Conn) ([]netip.Prefix, error) {
+// usedPrefixes lists every address of family (as itself and as its
+// network) and every route of family of every table in the namespace of nl.
+func usedPrefixes(nl *rtnetlink.Conn, family uint8) ([]netip.Prefix, error) {
 	var used []netip.Prefix
 	addrs, err := nl.Address.List()
 	if err != nil {
 		return nil, fmt.Errorf("list host addresses: %w", err)
 	}
 	for _, a := range addrs {
-		if a.Family != unix.AF_INET || a.Attributes == nil {
+		if a.Family != family || a.Attributes == nil {
 			continue
 		}
 		for _, ip := range []net.IP{a.Attributes.Address, a.Attributes.Local} {
-			if ad, ok := netip.AddrFromSlice(ip.To4()); ok {
-				used = append(used, netip.PrefixFrom(ad, 32), netip.PrefixFrom(ad, int(a.PrefixLength)).Masked())
+			if ad, ok := addrFromIP(ip, family); ok {
+				used = append(used, netip.PrefixFrom(ad, ad.BitLen()), netip.PrefixFrom(ad, int(a.PrefixLength)).Masked())
 			}
 		}
 	}
@@ -48,14 +52,25 @@ func usedPrefixes(nl *rtnetlink.Conn) ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("list host routes: %w", err)
 	}
 	for _, r := range routes {
-		if r.Family != unix.AF_INET || r.DstLength == 0 {
+		if r.Family != family || r.DstLength == 0 {
 			continue // a default route covers everything and blocks nothing
 		}
-		if ad, ok := netip.AddrFromSlice(r.Attributes.Dst.To4()); ok {
+		if ad, ok := addrFromIP(r.Attributes.Dst, family); ok {
 			used = append(used, netip.PrefixFrom(ad, int(r.DstLength)).Masked())
 		}
 	}
 	return used, nil
+}
+
+// addrFromIP is ip as a netip.Addr of family, if it is one.
+func addrFromIP(ip net.IP, family uint8) (netip.Addr, bool) {
+	if family == unix.AF_INET {
+		return netip.AddrFromSlice(ip.To4())
+	}
+	if len(ip) != net.IPv6len {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFromSlice(ip)
 }
 
 func overlapsAny(p netip.Prefix, used []netip.Prefix) bool {
@@ -67,13 +82,56 @@ func overlapsAny(p netip.Prefix, used []netip.Prefix) bool {
 	return false
 }
 
-// nthSubnet gives the i-th /bits subnet of the pool, wrapping around.
-func nthSubnet(bits int, i uint32) netip.Prefix {
-	n := uint32(1) << (bits - subnetPool.Bits())
-	base := binary.BigEndian.Uint32(subnetPool.Addr().AsSlice())
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], base+(i%n)<<(32-bits))
-	return netip.PrefixFrom(netip.AddrFrom4(b), bits)
+// nthSubnet gives the i-th /bits subnet of pool, wrapping around; pool
+// holds at most 2^32 of them (bits-pool.Bits() <= 32).
+func nthSubnet(pool netip.Prefix, bits int, i uint32) netip.Prefix {
+	n := uint64(1) << (bits - pool.Bits())
+	return netip.PrefixFrom(addShifted(pool.Masked().Addr(), uint64(i)%n, pool.Addr().BitLen()-bits), bits)
+}
+
+// nthAddr is the i-th address of subnet p (1 is the first after the
+// network's own).
+func nthAddr(p netip.Prefix, i uint32) netip.Addr {
+	return addShifted(p.Masked().Addr(), uint64(i), 0)
+}
+
+// addShifted is a + v<<shift, in 128-bit arithmetic for both families.
+func addShifted(a netip.Addr, v uint64, shift int) netip.Addr {
+	b := a.As16()
+	hi, lo := be64(b[:8]), be64(b[8:])
+	var vhi, vlo uint64
+	switch {
+	case shift >= 64:
+		vhi = v << (shift - 64)
+	case shift == 0:
+		vlo = v
+	default:
+		vhi, vlo = v>>(64-shift), v<<shift
+	}
+	var carry uint64
+	lo, carry = bits.Add64(lo, vlo, 0)
+	hi, _ = bits.Add64(hi, vhi, carry)
+	putBE64(b[:8], hi)
+	putBE64(b[8:], lo)
+	out := netip.AddrFrom16(b)
+	if a.Is4() {
+		return out.Unmap()
+	}
+	return out
+}
+
+func be64(b []byte) uint64 {
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+func putBE64(b []byte, v uint64) {
+	for i := 7; i >= 0; i-- {
+		b[i], v = byte(v), v>>8
+	}
 }
 
 func nameHash(name string) uint32 {
@@ -82,18 +140,23 @@ func nameHash(name string) uint32 {
 	return h.Sum32()
 }
 
-// pickSubnet takes a free /bits subnet for machine and returns it with its
-// claim held: the caller releases the claim once the host side's address
-// is on its link, where every later start sees it. A start that listed the
-// host before another put its address there would not see it, so the list
-// is taken again after each claim: a subnet is kept only if it is free in a
-// list made while holding its claim.
-func pickSubnet(nl *rtnetlink.Conn, nsfd int, machine string, bits int) (netip.Prefix, *claim, error) {
+// pickSubnet takes a free /bits subnet of pool for key (the machine, or
+// the zone's bridge) and returns it with its claim held: the caller
+// releases the claim once the host side's address is on its link, where
+// every later start sees it. A start that listed the host before another
+// put its address there would not see it, so the list is taken again after
+// each claim: a subnet is kept only if it is free in a list made while
+// holding its claim.
+func pickSubnet(nl *rtnetlink.Conn, nsfd int, pool netip.Prefix, key string, bits int) (netip.Prefix, *claim, error) {
+	family := uint8(unix.AF_INET)
+	if pool.Addr().Is6() {
+		family = unix.AF_INET6
+	}
 	var used []netip.Prefix
-	start := nameHash(machine)
-	tries := uint32(1) << (bits - subnetPool.Bits())
-	for i := uint32(0); i < tries; i++ {
-		p := nthSubnet(bits, start+i)
+	start := nameHash(key)
+	tries := uint64(1) << (bits - pool.Bits())
+	for i := uint64(0); i < tries; i++ {
+		p := nthSubnet(pool, bits, start+uint32(i))
 		if overlapsAny(p, used) {
 			continue
 		}
@@ -104,7 +167,7 @@ func pickSubnet(nl *rtnetlink.Conn, nsfd int, machine string, bits int) (netip.P
 		if !ok {
 			continue
 		}
-		if used, err = usedPrefixes(nl); err != nil {
+		if used, err = usedPrefixes(nl, family); err != nil {
 			c.release()
 			return netip.Prefix{}, nil, err
 		}
@@ -113,13 +176,5 @@ func pickSubnet(nl *rtnetlink.Conn, nsfd int, machine string, bits int) (netip.P
 		}
 		c.release()
 	}
-	return netip.Prefix{}, nil, fmt.Errorf("no free /%d left in %s: every one overlaps an address or route of the host", bits, subnetPool)
-}
-
-// nthAddr is the i-th address of subnet p (1 is the first after the
-// network's own).
-func nthAddr(p netip.Prefix, i uint32) netip.Addr {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], binary.BigEndian.Uint32(p.Masked().Addr().AsSlice())+i)
-	return netip.AddrFrom4(b)
+	return netip.Prefix{}, nil, fmt.Errorf("no free /%d left in %s: every one overlaps an address or route of the host", bits, pool)
 }

@@ -1,6 +1,7 @@
 package nethost
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -33,6 +34,18 @@ func TestZone(t *testing.T) {
 		nets[0].ContainerAddr == nets[1].ContainerAddr || nets[0].HostAddr != nets[1].HostAddr {
 		t.Fatalf("zone addresses: %+v %+v", nets[0], nets[1])
 	}
+	if nets[0].Subnet6 != nets[1].Subnet6 || nets[0].HostAddr6 != nets[1].HostAddr6 || !nets[1].ContainerAddr6.IsValid() ||
+		nets[0].ContainerAddr6 == nets[1].ContainerAddr6 {
+		t.Fatalf("zone IPv6 addresses: %s %s, %s %s", nets[0].Subnet6, nets[0].ContainerAddr6, nets[1].Subnet6, nets[1].ContainerAddr6)
+	}
+	stop6 := n.echoServers("z2", "[::]:80")
+	if got, err := n.ask("z1", "tcp", "["+nets[1].ContainerAddr6.String()+"]:80"); err != nil || got != nets[0].ContainerAddr6.String()+":hello" {
+		t.Errorf("z1 -> z2 over IPv6: %q, %v", got, err)
+	}
+	if got, err := n.ask("z2", "udp", "[2001:db8:1::2]:7"); err != nil || got != "2001:db8:1::1:hello" {
+		t.Errorf("z2 -> uplink over IPv6: %q, %v", got, err)
+	}
+	stop6()
 	stop := n.echoServers("z2", "0.0.0.0:80")
 	if got, err := n.ask("z1", "tcp", nets[1].ContainerAddr.String()+":80"); err != nil || got != nets[0].ContainerAddr.String()+":hello" {
 		t.Errorf("z1 -> z2: %q, %v", got, err)
@@ -41,7 +54,8 @@ func TestZone(t *testing.T) {
 		t.Errorf("z2 -> uplink: %q, %v", got, err)
 	}
 	stop()
-	if len(recs[1].records) != 2 || recs[0].records[0][0] != "nethost-bridge-address" {
+	if len(recs[1].records) != 2 || len(recs[0].records) != 4 || recs[0].records[0][0] != "nethost-bridge-address" ||
+		recs[0].records[1][0] != "nethost-bridge-address" || recs[0].records[1][3] != netip.PrefixFrom(nets[0].HostAddr6, 64).String() {
 		t.Errorf("records: %q, %q", recs[0].records, recs[1].records)
 	}
 	// Replayed while z2 is still on the bridge, z1's records keep the address.
@@ -56,7 +70,7 @@ func TestZone(t *testing.T) {
 	recs[0].replay(t) // now the last: the bridge's address goes
 	after := n.hostState()
 	for _, l := range strings.Split(after, "\n") {
-		if strings.Contains(l, "vz-z") && strings.Contains(l, "inet ") {
+		if strings.Contains(l, "vz-z") && (strings.Contains(l, "inet ") || strings.Contains(l, "inet6 fd")) {
 			t.Errorf("bridge address left: %s", l)
 		}
 	}
