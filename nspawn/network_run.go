@@ -116,13 +116,13 @@ func (c *container) makeLinks() error {
 	if err := cn.links.UpInContainer(inside...); err != nil {
 		return err
 	}
-	return cn.configure(c.plan, c.pid, c.undo)
+	return cn.configure(c.plan, c.pid, c.undo, c.out)
 }
 
 // configure addresses the veth (or the zone's bridge) and makes the
 // container's NAT, port forwards and DNS; a user's bridge belongs to its
 // own network and is left alone.
-func (cn *containerNet) configure(plan *Plan, pid int, undo recorder) (err error) {
+func (cn *containerNet) configure(plan *Plan, pid int, undo recorder, out reporter) (err error) {
 	i := slices.IndexFunc(plan.Network.Links, func(l LinkPlan) bool { return l.Kind == LinkVeth })
 	if i < 0 {
 		return nil
@@ -135,12 +135,18 @@ func (cn *containerNet) configure(plan *Plan, pid int, undo recorder) (err error
 		Machine: plan.Machine, ContainerNetNS: "/proc/" + strconv.Itoa(pid) + "/ns/net",
 		HostLink: l.Host, ContainerLink: l.Container, Zone: l.Zone,
 		Ports: plan.Network.Ports, HostResolvConf: plan.Network.HostResolvConf, Undo: undo,
+		MachineID: plan.HostMachineID,
 	}
 	if l.Zone {
 		cfg.HostLink = l.Bridge
 	}
-	cn.host, err = nethost.Setup(cfg)
-	return err
+	if cn.host, err = nethost.Setup(cfg); err != nil {
+		return err
+	}
+	for _, note := range cn.host.Notes {
+		out.Info("%s", note)
+	}
+	return nil
 }
 
 // resolvConf is what the container is shown as /etc/resolv.conf, "" to
