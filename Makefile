@@ -16,9 +16,14 @@ DEB_DEPS := libc6-dev busybox-static debootstrap systemd-container bubblewrap hy
 # make install: PREFIX and DESTDIR as usual; SYSTEMD_NSPAWN_DIR, when set,
 # gets a systemd-nspawn symlink to the installed nspawn, for callers that
 # run systemd-nspawn (README: "Installed as systemd-nspawn").
+# SYSTEMD_UNIT_DIR gets nspawn@.service, its ExecStart the installed
+# binary; the default, $(PREFIX)/lib/systemd/system, is on systemd's unit
+# path for /usr and /usr/local. machines.target is systemd's own
+# (systemd-container ships it): ours goes in only where none is installed.
 PREFIX   ?= /usr/local
 BINDIR   := $(PREFIX)/bin
 MANDIR   := $(PREFIX)/share/man/man1
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 SYSTEMD_NSPAWN_DIR ?=
 
 .PHONY: all build install deps trees demo test unit integration test-v2 bench clean
@@ -33,6 +38,14 @@ $(BIN): $(SOURCES)
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/nspawn
 	install -D -m 0644 man/nspawn.1 $(DESTDIR)$(MANDIR)/nspawn.1
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' units/nspawn@.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/nspawn@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/nspawn@.service
+	@for d in $(SYSTEMD_UNIT_DIR) /etc/systemd/system /usr/lib/systemd/system /lib/systemd/system; do \
+		[ -e $(DESTDIR)$$d/machines.target ] && exit 0; \
+	done; \
+	install -m 0644 units/machines.target $(DESTDIR)$(SYSTEMD_UNIT_DIR)/machines.target && \
+	echo "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/machines.target (the system has none)"
 	@if [ -n "$(SYSTEMD_NSPAWN_DIR)" ]; then \
 		install -d $(DESTDIR)$(SYSTEMD_NSPAWN_DIR) && \
 		ln -sfn $(BINDIR)/nspawn $(DESTDIR)$(SYSTEMD_NSPAWN_DIR)/systemd-nspawn && \

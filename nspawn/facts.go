@@ -52,6 +52,9 @@ type Facts struct {
 	Exec ExecFacts
 	// Net is what the network options name on the host (facts_network.go).
 	Net NetFacts
+	// Image is what -M NAME names in the image search path, looked up
+	// only for -M without -D (image_files.go).
+	Image MachineImage
 }
 
 // HostFile is a host file as the probe found it.
@@ -108,6 +111,9 @@ func ProbeHost(o *Options) (*Facts, error) {
 		}
 	}
 	probeCredentials(o, f)
+	if imageLookupDue(o) {
+		f.Image = probeMachineImage(o.Machine, imageSearchPath())
+	}
 	f.Net = probeNetFacts(o)
 	return f, nil
 }

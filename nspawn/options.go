@@ -92,7 +92,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.SortFlags = false
 
 	fs.StringVarP(&o.Directory, "directory", "D", "", "Root directory of the container (default: the current directory)")
-	fs.StringVarP(&o.Machine, "machine", "M", "", "Machine name, also the hostname (default: the directory's base name)")
+	fs.StringVarP(&o.Machine, "machine", "M", "", "Machine name, also the hostname (default: the directory's base name); without -D, the tree of that name in /var/lib/machines")
 	fs.StringVar(&o.Hostname, "hostname", "", "Hostname inside the container, if not the machine name")
 	fs.StringVar(&o.UUID, "uuid", "", "Machine UUID (default: random)")
 	fs.StringVarP(&o.User, "user", "u", "", "Run the command as this user of the tree (name or UID)")

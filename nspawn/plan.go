@@ -134,6 +134,10 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // BuildPlan validates opts against the tree and fills in every default.
 // It reads the tree, and the host only through host; it changes nothing.
 func BuildPlan(o *Options, host *Facts) (*Plan, error) {
+	o, err := withMachineImage(o, host)
+	if err != nil {
+		return nil, err
+	}
 	p := &Plan{Quiet: o.Quiet, AsPID2: o.AsPID2, Boot: o.Boot, HostOSRelease: host.OSRelease, HostMachineID: host.MachineID}
 	for _, step := range []func(*Options, *Facts) error{
 		p.planMode, p.planIdentity, p.planNetwork, p.planLifecycle, p.planCgroup,

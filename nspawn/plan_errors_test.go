@@ -77,6 +77,12 @@ func TestPlanErrors(t *testing.T) {
 		f.Net.Links = map[string]LinkFact{"eth1": {Exists: true}, "br0": {Exists: true, Bridge: true}}
 	}
 	notNetNS := func(f *Facts) { f.Net.NSPathErr = errors.New("/etc/passwd is not a network namespace") }
+	// -M without -D: what the image search found (image_files.go).
+	image := func(path string, kind ImageKind, err error) func(*Facts) {
+		return func(f *Facts) {
+			f.Image = MachineImage{Searched: imageSearchPath(), Path: path, Kind: kind, Err: err}
+		}
+	}
 	for _, row := range []struct {
 		args  []string
 		facts func(*Facts)
@@ -102,6 +108,12 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"-D", filepath.Join(tree, "data", "new"), "--template=" + tree, "true"}, nil, "-D " + filepath.Join(tree, "data", "new") + " is inside the template"},
 		{[]string{"-D", filepath.Join(dir, "new"), "--template=" + notOS, "true"}, nil, "does not look like an OS tree (it has no /usr)"},
 		{[]string{"-M", "bad_name!", "true"}, nil, "--machine=bad_name!: not a valid machine name"},
+		{[]string{"-M", "bad_name!", "-D", tree, "true"}, nil, "--machine=bad_name!: not a valid machine name"},
+		{[]string{"-M", "web", "true"}, image("", ImageNone, nil), "--machine=web: no tree named web in /etc/machines, /run/machines, /var/lib/machines, /var/lib/container, /usr/local/lib/machines, /usr/lib/machines; put it there or give it with -D"},
+		{[]string{"-M", "web", "true"}, image("/var/lib/machines/web.raw", ImageRaw, nil), "--machine=web: /var/lib/machines/web.raw is a disk image (raw), which nspawn cannot run; give a directory tree with -D"},
+		{[]string{"-M", "web", "true"}, image("/var/lib/machines/web", ImageBlock, nil), "--machine=web: /var/lib/machines/web is a disk image (block)"},
+		{[]string{"-M", "web", "true"}, image("", ImageNone, &os.PathError{Op: "stat", Path: "/etc/machines/web", Err: os.ErrPermission}), "--machine=web: looking for its tree: stat /etc/machines/web: permission denied"},
+		{[]string{"-M", "web", "true"}, image(filepath.Join(dir, "missing"), ImageDirectory, nil), "--directory=" + filepath.Join(dir, "missing") + ": " + filepath.Join(dir, "missing") + " does not exist"},
 		{[]string{"--hostname=-x", "true"}, nil, "--hostname=-x: not a valid hostname"},
 		{[]string{"--uuid=xyz", "true"}, nil, "--uuid=xyz: not a UUID"},
 		{[]string{"--uuid=00000000000000000000000000000000", "true"}, nil, "the null UUID is not allowed"},
@@ -277,7 +289,9 @@ func TestPlanErrors(t *testing.T) {
 		{[]string{"-E", "1BAD=x", "true"}, nil, `--setenv=1BAD=x: "1BAD" is not a valid variable name`},
 	} {
 		args := row.args
-		if !strings.HasPrefix(strings.Join(args, " "), "-D") {
+		// A row starting with -M says itself whether it has -D: without
+		// one, the tree is looked up by name.
+		if !strings.HasPrefix(strings.Join(args, " "), "-D") && args[0] != "-M" {
 			args = append([]string{"-D", tree}, args...)
 		}
 		o, err := ParseOptions(args)

@@ -135,6 +135,7 @@ func Populate(plan *Plan, o *Options, host *Facts, out reporter) (*Plan, error) 
 	// The plan was made on the template; the container runs on the copy.
 	again := *o
 	again.Template = ""
+	again.Directory = t.To // -M NAME's /var/lib/machines/NAME, when derived
 	return BuildPlan(&again, host)
 }
 

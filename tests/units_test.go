@@ -1,0 +1,242 @@
+package tests
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestImageLookup: -M NAME without -D runs /var/lib/machines/NAME (here a
+// symlink to a copy of the busybox tree), as systemd-nspawn 252 does, not
+// the current directory; a name found nowhere is one line naming the
+// search path, where systemd-nspawn says "No image for machine".
+func TestImageLookup(t *testing.T) {
+	before := snapshotHost(t)
+	tree := copyTree(t, busyboxTree)
+	os.WriteFile(filepath.Join(tree, "marker"), []byte("found by name\n"), 0o644)
+	name := fmt.Sprintf("nspawn-lookup-%d", os.Getpid())
+	link := filepath.Join("/var/lib/machines", name)
+	if err := os.MkdirAll("/var/lib/machines", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(tree, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(link) })
+
+	// Run from a directory that is no tree, so the current directory
+	// cannot be what runs.
+	inDir := func(dir, bin string, args ...string) result {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		status := 0
+		if err != nil {
+			status = exitStatus(cmd.ProcessState)
+		}
+		return result{stdout: out.String(), stderr: errb.String(), status: status}
+	}
+	elsewhere := t.TempDir()
+	script := []string{"sh", "-c", "cat /marker; hostname"}
+	r := inDir(elsewhere, nspawnBin, append([]string{"-q", "-M", name, "--register=no"}, script...)...)
+	if r.status != 0 || r.stdout != "found by name\n"+name+"\n" {
+		t.Errorf("nspawn -M %s: status %d, stdout %q, stderr %q", name, r.status, r.stdout, r.stderr)
+	}
+	if sdn, err := exec.LookPath("systemd-nspawn"); err == nil {
+		theirs := inDir(elsewhere, sdn, append([]string{"-q", "-M", name, "--register=no", "--keep-unit", "--pipe"}, script...)...)
+		if theirs.status != r.status || theirs.stdout != r.stdout {
+			t.Errorf("systemd-nspawn -M %s: status %d stdout %q, ours %d %q", name, theirs.status, theirs.stdout, r.status, r.stdout)
+		}
+	}
+
+	missing := name + "-none"
+	r = inDir(tree, nspawnBin, "-q", "-M", missing, "true")
+	if r.status != 1 {
+		t.Errorf("nspawn -M %s: status %d, want 1", missing, r.status)
+	}
+	checkOneErrorLine(t, r.stderr, "--machine="+missing+": no tree named "+missing+" in /etc/machines, /run/machines, /var/lib/machines, /var/lib/container, /usr/local/lib/machines, /usr/lib/machines")
+	if sdn, err := exec.LookPath("systemd-nspawn"); err == nil {
+		if theirs := inDir(tree, sdn, "-q", "-M", missing, "--register=no", "--keep-unit", "true"); theirs.status != 1 {
+			t.Errorf("systemd-nspawn -M %s: status %d, want 1 as ours", missing, theirs.status)
+		}
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestMakeInstall: make install puts the binary, the man page and the
+// unit where a package would, the unit's ExecStart the installed binary.
+func TestMakeInstall(t *testing.T) {
+	dest := t.TempDir()
+	// -o: the binary under test is installed as it is, never rebuilt.
+	cmd := exec.Command("make", "-s", "-C", "..", "-o", nspawnBin, "install", "BIN="+nspawnBin, "DESTDIR="+dest, "PREFIX=/usr")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	for path, mode := range map[string]os.FileMode{
+		"/usr/bin/nspawn":                         0o755,
+		"/usr/share/man/man1/nspawn.1":            0o644,
+		"/usr/lib/systemd/system/nspawn@.service": 0o644,
+	} {
+		st, err := os.Stat(dest + path)
+		if err != nil {
+			t.Errorf("make install: %v", err)
+			continue
+		}
+		if st.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, want %v", path, st.Mode().Perm(), mode)
+		}
+	}
+	unit := readFile(t, dest+"/usr/lib/systemd/system/nspawn@.service")
+	var execStart string
+	for _, line := range strings.Split(unit, "\n") {
+		if v, ok := strings.CutPrefix(line, "ExecStart="); ok {
+			execStart = v
+		}
+	}
+	want := "/usr/bin/nspawn --quiet --keep-unit --boot --link-journal=try-guest --network-veth -U --settings=override --machine=%i"
+	if execStart != want {
+		t.Errorf("ExecStart=%s, want %s", execStart, want)
+	}
+	for _, line := range []string{"Type=notify", "KillMode=mixed", "Delegate=yes", "DevicePolicy=closed", "RestartForceExitStatus=133",
+		"SuccessExitStatus=133", "Slice=machine.slice", "WatchdogSec=3min", "PartOf=machines.target", "WantedBy=machines.target"} {
+		if !strings.Contains(unit, "\n"+line+"\n") {
+			t.Errorf("the installed unit lacks %s", line)
+		}
+	}
+	// Every line of systemd-nspawn@.service but its ExecStart and
+	// Documentation is ours too.
+	if theirs, err := os.ReadFile("/lib/systemd/system/systemd-nspawn@.service"); err == nil {
+		sc := bufio.NewScanner(strings.NewReader(string(theirs)))
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "ExecStart=") || strings.HasPrefix(line, "Documentation=") {
+				continue
+			}
+			if !strings.Contains(unit, line+"\n") {
+				t.Errorf("systemd-nspawn@.service has %q; nspawn@.service does not", line)
+			}
+		}
+	}
+}
+
+// TestUnitTemplate: in a booted systemd container, nspawn installed with
+// its unit runs /var/lib/machines/NAME (a booted systemd tree) under
+// `systemctl start nspawn@NAME`: active once the container runs, and
+// `systemctl stop` powers it off, inactive with nothing of it left.
+// systemd-nspawn@NAME does the same in the same nested run, for the
+// times beside each other.
+func TestUnitTemplate(t *testing.T) {
+	before := snapshotHost(t)
+	inner := systemdTree(t)
+	units, err := filepath.Abs("../units")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bootSystemd(t, systemdTree(t), "-M", "sd-units", "--private-users=no",
+		"--bind-ro="+nspawnBin+":/usr/local/bin/nspawn", "--bind="+inner+":/var/lib/machines/inner",
+		"--bind-ro="+units+":/srv/units")
+	b.waitReady(t)
+	b.waitRunning(t)
+	sh := func(script string) (string, error) {
+		t.Helper()
+		return b.inside(t, "sh", "-c", script)
+	}
+	until := func(what, cond string) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if _, err := sh(cond); err == nil {
+				return
+			}
+		}
+		out, _ := sh("systemctl status --no-pager -n 30 'nspawn@inner' 'systemd-nspawn@inner'")
+		t.Fatalf("%s: %q never held\n%s", what, cond, out)
+	}
+	// The unit as make install writes it, for a binary in /usr/local/bin.
+	install := `sed 's|@BINDIR@|/usr/local/bin|g' /srv/units/nspawn@.service > /etc/systemd/system/nspawn@.service`
+	help, _ := exec.Command(nspawnBin, "--help").Output()
+	settings := strings.Contains(string(help), "--settings")
+	if !settings {
+		// Until --settings is merged in (issue 18's settings files), the
+		// unit's line runs without it.
+		t.Log("nspawn has no --settings yet: the unit runs without --settings=override")
+		install += ` && sed -i 's| --settings=override||' /etc/systemd/system/nspawn@.service`
+	}
+	// Nested, -U cannot work for either: a user namespace in a container
+	// whose /proc has masks over it may mount no proc of its own (the
+	// kernel's mount_too_revealing()), so systemd-nspawn@ fails there
+	// with "Failed to mount proc". Both units run without it, through the
+	// same drop-in.
+	t.Log("nested: both units run without -U (no proc can be mounted in a nested user namespace)")
+	for unit, bin := range map[string]string{"nspawn@": "/usr/local/bin/nspawn", "systemd-nspawn@": "systemd-nspawn"} {
+		line := bin + " --quiet --keep-unit --boot --link-journal=try-guest --network-veth --settings=override --machine=%i"
+		if unit == "nspawn@" && !settings {
+			line = strings.Replace(line, " --settings=override", "", 1)
+		}
+		if unit == "nspawn@" {
+			// networkd 252 has no io.systemd.Network Varlink socket, which
+			// nspawn takes as the sign of a networkd, so it configures the
+			// veth itself and fails writing the outer container's
+			// read-only /proc/sys (".../ve-inner/forwarding: read-only file
+			// system"); left to networkd as systemd-nspawn leaves it.
+			line = strings.Replace(line, " --network-veth", " --network-veth --network-configure=networkd", 1)
+		}
+		dir := "/etc/systemd/system/" + unit + ".service.d"
+		install += " && mkdir -p " + dir + " && printf '[Service]\\nExecStart=\\nExecStart=%s\\n' '" + line + "' > " + dir + "/nested.conf"
+	}
+	// systemd-networkd configures the veths, as on a host that runs
+	// these units.
+	install += " && systemctl start systemd-networkd"
+	if out, err := sh(install + " && systemctl daemon-reload 2>&1"); err != nil {
+		t.Fatalf("installing the unit: %v\n%s", err, out)
+	}
+
+	for _, unit := range []string{"nspawn@inner", "systemd-nspawn@inner"} {
+		t.Run(unit, func(t *testing.T) {
+			start := time.Now()
+			if out, err := sh("systemctl start " + unit); err != nil {
+				status, _ := sh("systemctl status --no-pager -n 40 " + unit)
+				t.Fatalf("systemctl start %s: %v\n%s\n%s", unit, err, out, status)
+			}
+			started := time.Since(start)
+			until("active", "systemctl is-active -q "+unit)
+			until("registered", "machinectl list --no-legend | grep -q '^inner '")
+			// The container runs its own systemd, in the unit's cgroup.
+			until("booted", "systemctl -M inner is-system-running 2>/dev/null | grep -Eq '^(running|degraded)$'")
+			if out, _ := sh("systemctl show " + unit + " -p ActiveState -p SubState -p ControlGroup"); !strings.Contains(out, "ActiveState=active") {
+				t.Errorf("%s: %s", unit, out)
+			}
+			start = time.Now()
+			if out, err := sh("systemctl stop " + unit); err != nil {
+				t.Errorf("systemctl stop %s: %v\n%s", unit, err, out)
+			}
+			stopped := time.Since(start)
+			out, _ := sh("systemctl show " + unit + " -p ActiveState -p Result -p ExecMainStatus")
+			for _, want := range []string{"ActiveState=inactive", "Result=success", "ExecMainStatus=0"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s after stop: want %s:\n%s", unit, want, out)
+				}
+			}
+			until("unregistered", "! machinectl list --no-legend | grep -q '^inner '")
+			until("cgroup gone", "! test -e /sys/fs/cgroup/machine.slice/"+strings.ReplaceAll(unit, "@", "\\\\x40")+".service")
+			if out, _ := sh("ip -o link show | grep -c 've-inner' || true"); strings.TrimSpace(out) != "0" {
+				t.Errorf("%s: its veth is left after stop", unit)
+			}
+			t.Logf("%s: systemctl start %v, systemctl stop %v", unit, started.Round(time.Millisecond), stopped.Round(time.Millisecond))
+		})
+	}
+
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	if status := b.wait(t); status != 0 {
+		t.Errorf("status %d after SIGTERM, want 0; stderr %q", status, b.stderr.String())
+	}
+	checkNoLeaks(t, before)
+}
