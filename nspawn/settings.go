@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/unit"
@@ -164,7 +165,7 @@ func parseSettings(path string, data []byte) ([]settingAssignment, []string, err
 			if n >= len(numbered) || numbered[n].key != e.Name || numbered[n].section != s.Section {
 				return nil, nil, fmt.Errorf("%s: cannot be parsed: entry %s=%s out of step; fix the file, or run with --settings=no", path, e.Name, e.Value)
 			}
-			numbered[n].value = e.Value
+			numbered[n].value = joinContinuations(e.Value)
 			n++
 		}
 	}
@@ -175,6 +176,17 @@ func parseSettings(path string, data []byte) ([]settingAssignment, []string, err
 		}
 	}
 	return known, warnings, nil
+}
+
+// joinContinuations joins a value's continued lines as systemd's
+// config_parse does (the backslash a space, the next line stripped);
+// go-systemd keeps them as written, for writing the file back.
+func joinContinuations(v string) string {
+	parts := strings.Split(v, "\\\n")
+	for i := 1; i < len(parts); i++ {
+		parts[i] = strings.TrimLeft(parts[i], " \t")
+	}
+	return strings.Join(parts, " ")
 }
 
 // fileSetting is an assignment turned into the options it stands for.
@@ -336,6 +348,14 @@ func mergeSettings(cmd *Options, file settingsFile, settings []fileSetting, over
 // in systemd's config parsers.
 func setFromFile(fs *pflag.FlagSet, name, value string) error {
 	f := fs.Lookup(name)
+	if value != "" && f.Value.Type() == "bool" {
+		// pflag's booleans are strconv's; a file's are systemd's.
+		on, err := parseBool(value)
+		if err != nil {
+			return err
+		}
+		return fs.Set(name, strconv.FormatBool(on))
+	}
 	if value != "" {
 		return fs.Set(name, value)
 	}
