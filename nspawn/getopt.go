@@ -153,5 +153,6 @@ func setOption(fs *pflag.FlagSet, o *Options, f *pflag.Flag, as, val string) (do
 		}
 		return false, &UsageError{fmt.Sprintf("%s=%s: %v", as, val, err)}
 	}
+	o.given = append(o.given, givenFlag{f.Name, val})
 	return f.Name == "help" || f.Name == "version", nil
 }

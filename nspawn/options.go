@@ -40,6 +40,12 @@ type Options struct {
 	Register     string
 	KeepUnit     bool
 	Stats        string
+	// Settings is --settings=: whether and how NAME.nspawn is read
+	// (settings.go).
+	Settings string
+	// given are the options the command line gave, in order, for the
+	// settings file's merge.
+	given []givenFlag
 	// Security (security.go).
 	PrivateUsers          string
 	PrivateUsersOwnership string
@@ -115,6 +121,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 	fs.StringArrayVar(&o.Properties, "property", nil, "Set a resource limit on the container's scope, in systemd's unit syntax (MemoryMax=1G, TasksMax=100, CPUQuota=50%, ...)")
 	fs.StringVar(&o.Register, "register", "yes", "Register the container with systemd-machined, when systemd runs the host")
 	fs.BoolVar(&o.KeepUnit, "keep-unit", false, "Stay in nspawn's own unit (or cgroup) instead of making a scope for the container")
+	fs.StringVar(&o.Settings, "settings", "yes", "Read the machine's NAME.nspawn settings file: yes, no, override (its settings win over the options) or trusted (trusted beside the tree too)")
 	fs.StringVar(&o.Stats, "stats", "", "At exit, print what the container used: one line, json, or json into the file FILE")
 	fs.Lookup("stats").NoOptDefVal = "line"
 	fs.StringVar(&o.PrivateUsers, "private-users", "", "User namespace: identity (the default: every ID maps onto itself, mounts locked), no (none; nested containers need it), pick (a free 64K range), yes (the tree's own range) or UID[:COUNT]")
@@ -161,6 +168,7 @@ func newFlagSet(o *Options) *pflag.FlagSet {
 		"property":                "NAME=VALUE",
 		"register":                "BOOL",
 		"stats":                   "line|json|FILE",
+		"settings":                "MODE",
 		"private-users":           "MODE",
 		"private-users-ownership": "MODE",
 		"capability":              "CAPS",
@@ -210,6 +218,9 @@ func ParseOptions(args []string) (*Options, error) {
 		if f := fs.Lookup(name); f.Changed && f.Value.String() == "" {
 			return nil, &UsageError{fmt.Sprintf("--%s=: the value is empty; name one, or leave the option out", name)}
 		}
+	}
+	if _, err := parseSettingsMode(o.Settings); err != nil {
+		return nil, &UsageError{err.Error()}
 	}
 	o.Command = command
 	return o, nil

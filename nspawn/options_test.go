@@ -167,6 +167,10 @@ func TestHelpValuesParse(t *testing.T) {
 	})
 }
 
+// parseTimeSample is a good value for the options ParseOptions itself
+// checks, where "sample" would not do.
+var parseTimeSample = map[string]string{"settings": "yes"}
+
 // TestHelpIsTruthful: every option --help lists parses with a sample
 // value, and --help lists every option there is.
 func TestHelpIsTruthful(t *testing.T) {
@@ -191,6 +195,8 @@ func TestHelpIsTruthful(t *testing.T) {
 		switch {
 		case strings.HasPrefix(arg, "["): // an optional value, only after '='
 			args[0] += "=sample"
+		case arg != "" && parseTimeSample[long] != "":
+			args = append(args, parseTimeSample[long])
 		case arg != "":
 			args = append(args, "sample")
 		}

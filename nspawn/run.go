@@ -55,6 +55,19 @@ func Main(argv []string) int {
 	if os.Geteuid() != 0 {
 		return fail(errors.New("must be run as root: creating namespaces and mounts needs CAP_SYS_ADMIN (try sudo nspawn ...)"))
 	}
+	// The settings file is what the user said too: merged into the
+	// options before the probe, so planning reads one Options.
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fail(fmt.Errorf("current directory: %w", err))
+	}
+	opts, warnings, err := LoadSettings(opts, cwd, TrustedSettingsDirs)
+	for _, w := range warnings {
+		fmt.Fprintf(os.Stderr, "nspawn: %s\n", w)
+	}
+	if err != nil {
+		return fail(err)
+	}
 	host, err := ProbeHost(opts)
 	if err != nil {
 		return fail(fmt.Errorf("current directory: %w", err))
