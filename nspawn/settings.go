@@ -375,6 +375,12 @@ func LoadSettings(o *Options, cwd string, dirs []string) (*Options, []string, er
 		return o, nil, err
 	}
 	tree := o.Directory
+	if tree == "" && imageLookupDue(o) {
+		// -M NAME alone: the tree the image lookup finds, as 252's
+		// determine_names runs before load_settings; not found, planning
+		// says so.
+		tree = probeMachineImage(o.Machine, imageSearchPath()).Path
+	}
 	if tree == "" {
 		tree = cwd
 	} else if !filepath.IsAbs(tree) {
