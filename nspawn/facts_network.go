@@ -3,6 +3,7 @@ package nspawn
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -36,7 +37,7 @@ func probeNetFacts(o *Options) NetFacts {
 	if !n.links() && n.NetworkNSPath == "" {
 		return f
 	}
-	f.Networkd = unixSocketAnswers("/run/systemd/netif/io.systemd.Network")
+	f.Networkd = networkdRuns()
 	var names []string
 	for _, v := range slices.Concat([]string{n.NetworkBridge}, n.NetworkMacvlan, n.NetworkIpvlan, n.NetworkInterface) {
 		name, _, _ := strings.Cut(v, ":")
@@ -109,4 +110,27 @@ func (f *Facts) bridgeErr(name string) error {
 // netnsErr says why path is no network namespace to join.
 func (f *Facts) netnsErr(path string) error {
 	return f.Net.NSPathErr
+}
+
+// networkdRuns: systemd-networkd runs on the host. Its Varlink socket
+// answers from systemd 254 on; 252's has none, so where networkd has
+// left its state directory a process of that name is looked for.
+func networkdRuns() bool {
+	if unixSocketAnswers("/run/systemd/netif/io.systemd.Network") {
+		return true
+	}
+	if !exists("/run/systemd/netif/state") {
+		return false
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		if p.Name()[0] < '0' || p.Name()[0] > '9' {
+			continue
+		}
+		// comm is cut at 15 bytes: "systemd-network".
+		if comm, err := os.ReadFile("/proc/" + p.Name() + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "systemd-network" {
+			return true
+		}
+	}
+	return false
 }

@@ -141,6 +141,9 @@ func (cn *containerNet) configure(plan *Plan, pid int, undo recorder, out report
 		cfg.HostLink = l.Bridge
 	}
 	if cn.host, err = nethost.Setup(cfg); err != nil {
+		if errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("%w: /proc/sys is read-only here (nspawn in a container?), so nspawn cannot configure the link; leave it to the network inside with --network-configure=networkd", err)
+		}
 		return err
 	}
 	for _, note := range cn.host.Notes {
