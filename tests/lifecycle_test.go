@@ -25,17 +25,24 @@ type liveRun struct {
 // startLive starts nspawn with args and an empty stdin.
 func startLive(t *testing.T, args ...string) *liveRun {
 	t.Helper()
+	return runLive(t, exec.Command(nspawnBin, args...))
+}
+
+// runLive starts cmd with its stdout read line by line and its stderr
+// kept (safe to read while it runs).
+func runLive(t *testing.T, cmd *exec.Cmd) *liveRun {
+	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	lr := &liveRun{
-		cmd:    exec.Command(nspawnBin, args...),
+		cmd:    cmd,
 		lines:  make(chan string, 1024),
 		stderr: &bytes.Buffer{},
 		done:   make(chan struct{}),
 	}
-	lr.cmd.Stdout, lr.cmd.Stderr = w, lr.stderr
+	lr.cmd.Stdout, lr.cmd.Stderr = w, &lockedWriter{w: lr.stderr}
 	// A leaked container would hold the stderr pipe open and make Wait
 	// block on it; the leak check reports it instead.
 	lr.cmd.WaitDelay = 2 * time.Second

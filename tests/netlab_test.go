@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
@@ -178,31 +177,7 @@ func (lab *netLab) mustRun(t *testing.T, args ...string) string {
 // start starts nspawn in the lab, its stdout read line by line.
 func (lab *netLab) start(t *testing.T, args ...string) *liveRun {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lr := &liveRun{cmd: lab.command(args...), lines: make(chan string, 1024), stderr: &bytes.Buffer{}, done: make(chan struct{})}
-	lr.cmd.Stdout, lr.cmd.Stderr = w, &lockedWriter{w: lr.stderr}
-	lr.cmd.WaitDelay = 2 * time.Second
-	if err := lr.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			lr.lines <- sc.Text()
-		}
-		close(lr.lines)
-	}()
-	go func() { lr.cmd.Wait(); close(lr.done) }()
-	t.Cleanup(func() {
-		lr.cmd.Process.Kill()
-		<-lr.done
-		r.Close()
-	})
-	return lr
+	return runLive(t, lab.command(args...))
 }
 
 // lockedWriter lets the test read stderr while nspawn writes it.
@@ -364,30 +339,21 @@ func tcpServer(t *testing.T, nsPath, addr string) {
 
 // udpServer answers each datagram on addr with "from IP".
 func udpServer(t *testing.T, nsPath, addr string) {
-	t.Helper()
-	var pc net.PacketConn
-	var err error
-	inNetns(t, nsPath, func() { pc, err = net.ListenPacket("udp4", addr) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			_, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			host, _, _ := net.SplitHostPort(from.String())
-			pc.WriteTo([]byte("from "+host+"\n"), from)
-		}
-	}()
+	serveUDP(t, nsPath, addr, func(_ []byte, from net.Addr) []byte {
+		host, _, _ := net.SplitHostPort(from.String())
+		return []byte("from " + host + "\n")
+	})
 }
 
 // dnsServer answers every A query on addr (udp) with labDNSAnswer, and
 // other types with no records.
 func dnsServer(t *testing.T, nsPath, addr string) {
+	serveUDP(t, nsPath, addr, func(q []byte, _ net.Addr) []byte { return dnsReply(q) })
+}
+
+// serveUDP answers each datagram on addr, in the namespace at nsPath,
+// with what reply makes of it (nil: no answer), until the test ends.
+func serveUDP(t *testing.T, nsPath, addr string, reply func(q []byte, from net.Addr) []byte) {
 	t.Helper()
 	var pc net.PacketConn
 	var err error
@@ -403,8 +369,8 @@ func dnsServer(t *testing.T, nsPath, addr string) {
 			if err != nil {
 				return
 			}
-			if reply := dnsReply(buf[:n]); reply != nil {
-				pc.WriteTo(reply, from)
+			if r := reply(buf[:n], from); r != nil {
+				pc.WriteTo(r, from)
 			}
 		}
 	}()
