@@ -220,8 +220,11 @@ func (lab *netLab) state(t *testing.T) netState {
 	s.addrs = lab.ip(t, "-o", "addr")
 	s.routes = lab.ip(t, "route", "show", "table", "all")
 	s.nft = nftRuleset(t, lab.hostPath())
+	// -s and a status of 0: a link going away while grep walks (a killed
+	// container's, its undo stage at work) is no error; checkRestored
+	// looks again until the state settles.
 	out, err := exec.Command("ip", "netns", "exec", lab.host, "sh", "-c",
-		"grep -r . /proc/sys/net/ipv4/conf/ /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding").CombinedOutput()
+		"grep -rs . /proc/sys/net/ipv4/conf/ /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding; exit 0").CombinedOutput()
 	if err != nil {
 		t.Fatalf("sysctls of %s: %v: %s", lab.host, err, out)
 	}
