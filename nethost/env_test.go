@@ -227,10 +227,13 @@ func (n *testNet) end(name string) { n.endLink(name, "ve-"+name) }
 // endLink deletes container ns and waits until its host side link is gone.
 func (n *testNet) endLink(name, link string) {
 	exec.Command("ip", "netns", "del", n.name(name)).Run()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	// The kernel frees namespaces on one worker, after RCU grace periods:
+	// with other tests making and deleting namespaces at once (go test
+	// runs packages in parallel) that can take seconds.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if exec.Command("ip", "-n", n.name("host"), "link", "show", link).Run() != nil {
 			return
 		}
 	}
-	n.t.Fatalf("%s still there 10s after its namespace was deleted", link)
+	n.t.Fatalf("%s still there 30s after its namespace was deleted", link)
 }
