@@ -185,10 +185,11 @@ fi
 if [[ ${BENCH_SUPERVISOR:-1} == 1 && -x $nspawn ]]; then
     many=${BENCH_MANY:-200}
     echo
-    echo "supervisor: $many containers of 'sleep 120' at once"
+    # --read-only: a writer holds the tree's lock, so only one would run.
+    echo "supervisor: $many containers of 'sleep 120' at once, --read-only"
     pids=()
     for ((i = 0; i < many; i++)); do
-        "$nspawn" -q -D "$tree" -M "bench-sup-$i" sleep 120 </dev/null >/dev/null 2>&1 &
+        "$nspawn" -q --read-only -D "$tree" -M "bench-sup-$i" sleep 120 </dev/null >/dev/null 2>&1 &
         pids+=($!)
     done
     # Ready once every container runs its sleep.
