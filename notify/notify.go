@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"
@@ -43,29 +44,51 @@ func Bind() (*os.File, error) {
 
 // Forward reads the container's messages until sock is closed and passes
 // STATUS= on, and READY=1 too when passReady is set (--notify-ready=yes).
-// It returns at once when nspawn itself has no $NOTIFY_SOCKET.
+// The socket is read even when nspawn itself has no $NOTIFY_SOCKET: a
+// payload's `systemd-notify --ready` must succeed (connection refused
+// otherwise), and a queue nobody drains would block its later sends.
+// READY=1 counts whichever process in the container sends it: under -a
+// the payload is PID 2, and it is the service nspawn stands for.
 func Forward(sock *os.File, passReady bool) {
 	defer sock.Close()
-	if os.Getenv("NOTIFY_SOCKET") == "" {
-		return
-	}
 	buf := make([]byte, 4096)
 	for {
 		n, err := sock.Read(buf)
 		if err != nil {
 			return
 		}
-		var pass []string
-		for _, line := range strings.Split(string(buf[:n]), "\n") {
-			if strings.HasPrefix(line, "STATUS=") || passReady && line == "READY=1" {
-				pass = append(pass, line)
-			}
-		}
-		if len(pass) > 0 {
-			daemon.SdNotify(false, strings.Join(pass, "\n"))
+		if pass := relayed(string(buf[:n]), passReady); pass != "" {
+			// Without a manager above nspawn this is a no-op.
+			daemon.SdNotify(false, pass)
 		}
 	}
 }
+
+// relayed is the part of a container's message nspawn passes on.
+func relayed(msg string, passReady bool) string {
+	var pass []string
+	for _, line := range strings.Split(msg, "\n") {
+		if strings.HasPrefix(line, "STATUS=") || passReady && line == "READY=1" {
+			pass = append(pass, line)
+		}
+	}
+	return strings.Join(pass, "\n")
+}
+
+// WatchdogInterval is how often nspawn pings its service manager's
+// watchdog: half of $WATCHDOG_USEC, as sd-event's watchdog does at the
+// earliest, when the watchdog is meant for this process ($WATCHDOG_PID
+// unset or ours); 0 when there is none or its value is malformed.
+func WatchdogInterval() time.Duration {
+	usec, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || usec <= 0 {
+		return 0
+	}
+	return usec / 2
+}
+
+// PingWatchdog tells the service manager nspawn's supervision is alive.
+func PingWatchdog() { daemon.SdNotify(false, daemon.SdNotifyWatchdog) }
 
 // Ready tells nspawn's own service manager that the container runs, for
 // --notify-ready=no, where starting the payload is readiness enough.

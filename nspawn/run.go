@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/nspawn/nspawn/notify"
 )
 
 // ChildArg0 marks the re-executed binary as the container's first
@@ -102,7 +104,8 @@ func fail(err error) int {
 }
 
 // run runs the container, and again each time a booted init asks for a
-// reboot, as systemd-nspawn@.service restarts it on exit status 133.
+// reboot; under --keep-unit (in a unit such as nspawn@.service) a reboot
+// ends nspawn with status 133 instead, for systemd to restart the unit.
 func run(plan *Plan, out reporter) int {
 	// The supervision stays on one thread. The child itself is forked
 	// from a thread of its own (startChild), which lives as long as the
@@ -115,8 +118,14 @@ func run(plan *Plan, out reporter) int {
 	}
 	for {
 		status, reboot := runOnce(plan, ids, out)
-		if !reboot {
-			return status
+		switch {
+		case !reboot:
+			return unitStatus(status)
+		case plan.Cgroup.KeepUnit:
+			// In a unit, systemd restarts the whole unit on 133, so its
+			// cgroup settings are applied afresh, as systemd-nspawn does
+			// under --keep-unit; elsewhere the container restarts here.
+			return forceRestart
 		}
 	}
 }
@@ -142,7 +151,7 @@ func runOnce(plan *Plan, ids idMapping, out reporter) (status int, reboot bool) 
 	}
 	c.ran = true
 	c.ready()
-	ws := supervise(c.pid, c.exited, plan, c.signals, c.relay)
+	ws := supervise(c.pid, c.exited, plan, c.signals, c.relay, notify.WatchdogInterval())
 	if c.relay != nil {
 		// The last output may still sit in the pty when PID 1 is gone.
 		c.relay.Close(time.Second)

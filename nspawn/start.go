@@ -34,6 +34,9 @@ type container struct {
 	// seccomp is the filter compiled for the child while it starts up.
 	seccomp []unix.SockFilter
 	relay   *pty.Relay
+	// notify is the container's /run/host/notify, read by notify.Forward
+	// while the container runs; closing it ends the forwarder.
+	notify *os.File
 	// undo is the intent log of what nspawn makes on the host, replayed
 	// by its watcher should nspawn be killed (package undo).
 	undo *undo.Log
@@ -166,7 +169,7 @@ func (c *container) cleanUp(status int) {
 		// Whatever happened, the host terminal leaves raw mode.
 		c.relay.RestoreTerminal()
 	}
-	for _, f := range []*os.File{c.status, c.childStatus} {
+	for _, f := range []*os.File{c.status, c.childStatus, c.notify} {
 		if f != nil {
 			f.Close()
 		}
@@ -192,14 +195,13 @@ func (c *container) awaitPayload() setupReport {
 		case msgConsole:
 			c.startRelay(fd)
 		case msgNotify:
-			// Without a service manager to tell there is nothing to
-			// relay, and the start-up path stays free of the extra file
-			// and its goroutine.
-			if os.Getenv("NOTIFY_SOCKET") == "" {
-				unix.Close(fd)
-				break
-			}
-			go notify.Forward(os.NewFile(uintptr(fd), notify.SocketInContainer), c.plan.NotifyReady)
+			// Kept and read even without a service manager above
+			// nspawn, so the payload's sd_notify() succeeds. Non-
+			// blocking, so the forwarder parks in the netpoller
+			// instead of holding a thread in recv(2).
+			unix.SetNonblock(fd, true)
+			c.notify = os.NewFile(uintptr(fd), notify.SocketInContainer)
+			go notify.Forward(c.notify, c.plan.NotifyReady)
 		}
 	})
 	c.status.Close()

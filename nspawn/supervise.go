@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nspawn/nspawn/notify"
 	"github.com/nspawn/nspawn/pty"
 )
 
@@ -52,16 +53,33 @@ func reportExit(plan *Plan, out reporter, ws unix.WaitStatus) (status int, reboo
 // gets stopGrace to exit before SIGKILL. A booted init always gets its
 // grace period (inits may take signals in ways /proc does not show), and
 // a second stop request kills at once, as in systemd-nspawn.
-func supervise(pid int, exited <-chan unix.WaitStatus, plan *Plan, signals <-chan os.Signal, relay *pty.Relay) unix.WaitStatus {
+//
+// Under a service manager's watchdog (WatchdogSec=), this loop pings it
+// every watchdog interval (notify.WatchdogInterval), as systemd-nspawn's
+// event loop does: the pings come from the supervision itself, so a hung
+// nspawn is caught, while a busy container is not nspawn's to answer
+// for. The runtime's timers serve the ticker, so no thread is added.
+func supervise(pid int, exited <-chan unix.WaitStatus, plan *Plan, signals <-chan os.Signal, relay *pty.Relay, watchdog time.Duration) unix.WaitStatus {
 	var grace <-chan time.Time
 	var escape <-chan struct{}
 	if relay != nil {
 		escape = relay.Escape()
 	}
+	var ping <-chan time.Time
+	if watchdog > 0 {
+		// At once too: starting the container took part of the
+		// manager's interval already.
+		notify.PingWatchdog()
+		ticker := time.NewTicker(watchdog)
+		defer ticker.Stop()
+		ping = ticker.C
+	}
 	for {
 		select {
 		case status := <-exited:
 			return status
+		case <-ping:
+			notify.PingWatchdog()
 		case <-escape:
 			// ^]^]^]: the user wants out now, as in systemd-nspawn.
 			unix.Kill(pid, unix.SIGKILL)
@@ -106,6 +124,22 @@ func wait(pid int) unix.WaitStatus {
 			return ws
 		}
 	}
+}
+
+// forceRestart is the exit status that tells systemd to restart the unit
+// (nspawn@.service's RestartForceExitStatus=133): a booted container
+// under --keep-unit rebooted.
+const forceRestart = 133
+
+// unitStatus is nspawn's exit status for a container that ended with
+// status: a container's own 133 (an exit code, or death by signal 5)
+// becomes 1, as in systemd-nspawn, so that only a reboot restarts the
+// unit.
+func unitStatus(status int) int {
+	if status == forceRestart {
+		return 1
+	}
+	return status
 }
 
 // shellStatus is a wait status as a shell's $? gives it: the exit code, or
