@@ -1,0 +1,228 @@
+package tests
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fdserveSource is a socket-activated server, as sd_listen_fds(3) would
+// have it: it reports its socket-activation environment and which fds
+// above stdio it has, then answers one connection on each of the
+// LISTEN_FDS fds from 3 with the same report. With no fds it reports and
+// exits.
+const fdserveSource = `package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+func main() {
+	var open []int
+	for fd := 3; fd < 64; fd++ {
+		if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0); e == 0 {
+			open = append(open, fd)
+		}
+	}
+	report := fmt.Sprintf("pid=%d LISTEN_PID=%s LISTEN_FDS=%s LISTEN_FDNAMES=%s open=%v",
+		os.Getpid(), os.Getenv("LISTEN_PID"), os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES"), open)
+	fmt.Println(report)
+	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	for i := 0; i < n; i++ {
+		l, err := net.FileListener(os.NewFile(uintptr(3+i), "listen"))
+		if err != nil {
+			fmt.Println("fd", 3+i, err)
+			os.Exit(1)
+		}
+		c, err := l.Accept()
+		if err != nil {
+			fmt.Println("accept", err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(c, "fd %d: %s\n", 3+i, report)
+		c.Close()
+	}
+}
+`
+
+// buildFdserve builds fdserve into a directory of its own, to bind at /mnt.
+func buildFdserve(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.Mkdir(src, 0o755)
+	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module fdserve\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "main.go"), []byte(fdserveSource), 0o644)
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "fdserve"), ".")
+	build.Dir = src
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build fdserve: %v: %s", err, out)
+	}
+	os.RemoveAll(src)
+	return dir
+}
+
+// listenUnix makes a listening unix socket in dir, as a socket unit would,
+// and returns its path and its fd for the child.
+func listenUnix(t *testing.T, dir, name string) (string, *os.File) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false) // the socket stays, bound, in f
+	f, err := l.File()
+	l.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return path, f
+}
+
+// activated starts bin with files at fd 3.. and the socket-activation
+// variables, LISTEN_PID being its own PID unless listenPID says otherwise
+// ("$$": the shell's, which exec keeps for bin).
+func activated(files []*os.File, listenPID, names, bin string, args ...string) *exec.Cmd {
+	script := fmt.Sprintf(`exec env LISTEN_PID=%s LISTEN_FDS=%d LISTEN_FDNAMES=%s "$@"`, listenPID, len(files), names)
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script, "sh", bin}, args...)...)
+	cmd.ExtraFiles = files
+	return cmd
+}
+
+// ask connects to the unix socket at path and returns the answer's line.
+func ask(t *testing.T, path string) string {
+	t.Helper()
+	c, err := net.DialTimeout("unix", path, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no answer on %s: %v", path, err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// TestSocketActivation: fds passed to nspawn with LISTEN_PID its own reach
+// the payload at 3.., with nothing else open, and LISTEN_PID the payload's
+// PID inside the container (2 under -a), beside systemd-nspawn 252; a
+// connection to each socket is answered from inside.
+func TestSocketActivation(t *testing.T) {
+	before := snapshotHost(t)
+	bin := buildFdserve(t)
+	type tool struct{ name, path string }
+	tools := []tool{{"nspawn", nspawnBin}}
+	if p, err := exec.LookPath("systemd-nspawn"); err == nil {
+		tools = append(tools, tool{"systemd-nspawn", p})
+	}
+	for _, tl := range tools {
+		for _, tc := range []struct {
+			name    string
+			args    []string
+			pid     string
+			fds     int
+			listenP string
+		}{
+			{"one fd", nil, "1", 1, "1"},
+			{"three fds", nil, "1", 3, "1"},
+			{"as-pid2", []string{"-a"}, "2", 2, "2"},
+		} {
+			t.Run(tl.name+"/"+tc.name, func(t *testing.T) {
+				tree := busyboxTree
+				args := []string{"-q", "--bind-ro=" + bin + ":/mnt"}
+				if tl.name == "systemd-nspawn" {
+					tree = copyTree(t, busyboxTree)
+					args = append(args, "--register=no", "--keep-unit")
+				}
+				args = append(append(args, "-D", tree), tc.args...)
+				args = append(args, "/mnt/fdserve")
+				sock := t.TempDir()
+				var files []*os.File
+				var paths, names []string
+				for i := 0; i < tc.fds; i++ {
+					p, f := listenUnix(t, sock, fmt.Sprintf("s%d", i))
+					paths, files, names = append(paths, p), append(files, f), append(names, fmt.Sprintf("n%d", i))
+				}
+				cmd := activated(files, "$$", strings.Join(names, ":"), tl.path, args...)
+				var errb strings.Builder
+				cmd.Stderr = &errb
+				out, err := cmd.StdoutPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				// A failed test must not leave a server waiting for its
+				// connection: its container is ended with it.
+				t.Cleanup(func() {
+					if cmd.ProcessState == nil {
+						cmd.Process.Kill()
+						cmd.Wait()
+					}
+				})
+				first, _ := bufio.NewReader(out).ReadString('\n')
+				var wantOpen []string
+				for i := 0; i < tc.fds; i++ {
+					wantOpen = append(wantOpen, fmt.Sprint(3+i))
+				}
+				wantFDs := fmt.Sprint(tc.fds)
+				if tl.name == "systemd-nspawn" && tc.pid == "2" {
+					// 252 says LISTEN_PID=1 under -a too (the stub init's).
+					tc.listenP = "1"
+				}
+				want := fmt.Sprintf("pid=%s LISTEN_PID=%s LISTEN_FDS=%s", tc.pid, tc.listenP, wantFDs)
+				if !strings.HasPrefix(first, want) || !strings.Contains(first, "open=["+strings.Join(wantOpen, " ")+"]") {
+					t.Errorf("payload reports %q, want %q and open fds %v; stderr: %s", first, want, wantOpen, errb.String())
+				}
+				for i, p := range paths {
+					if got := ask(t, p); !strings.HasPrefix(got, fmt.Sprintf("fd %d: pid=%s", 3+i, tc.pid)) {
+						t.Errorf("answer on %s: %q", p, got)
+					}
+				}
+				waitWithin(t, cmd, tl.name, errb.String)
+				if s := exitStatus(cmd.ProcessState); s != 0 {
+					t.Errorf("%s exited %d; stderr: %s", tl.name, s, errb.String())
+				}
+			})
+		}
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestSocketActivationNotOurs: LISTEN_FDS meant for another process
+// (LISTEN_PID not nspawn's) passes nothing on: no fd, no variable.
+func TestSocketActivationNotOurs(t *testing.T) {
+	before := snapshotHost(t)
+	bin := buildFdserve(t)
+	_, f := listenUnix(t, t.TempDir(), "s")
+	cmd := activated([]*os.File{f}, "1", "web", nspawnBin, "-q", "--bind-ro="+bin+":/mnt", "-D", busyboxTree, "/mnt/fdserve")
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, cmd, "nspawn", errb.String)
+	want := "pid=1 LISTEN_PID= LISTEN_FDS= LISTEN_FDNAMES= open=[]"
+	if got := strings.TrimSpace(out.String()); got != want || exitStatus(cmd.ProcessState) != 0 {
+		t.Errorf("payload reports %q (status %d), want %q; stderr: %s", got, exitStatus(cmd.ProcessState), want, errb.String())
+	}
+	checkNoLeaks(t, before)
+}
