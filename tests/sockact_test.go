@@ -226,3 +226,29 @@ func TestSocketActivationNotOurs(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// TestSocketActivationExecFails: with fds moved over the status socket's
+// place for the payload, an exec that fails is still reported (126, the
+// reason), not lost.
+func TestSocketActivationExecFails(t *testing.T) {
+	before := snapshotHost(t)
+	dir := t.TempDir()
+	// Executable, but no binary and no #!: execve fails with ENOEXEC.
+	os.WriteFile(filepath.Join(dir, "bad"), []byte("\x00\x01\x02 not a program\n"), 0o755)
+	var files []*os.File
+	for i := 0; i < 3; i++ {
+		_, f := listenUnix(t, t.TempDir(), "s")
+		files = append(files, f)
+	}
+	cmd := activated(files, "$$", "a:b:c", nspawnBin, "-q", "--bind-ro="+dir+":/mnt", "-D", busyboxTree, "/mnt/bad")
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, cmd, "nspawn", errb.String)
+	if s := exitStatus(cmd.ProcessState); s != 126 || !strings.Contains(errb.String(), "cannot execute") {
+		t.Errorf("status %d, stderr %q; want 126 and why it cannot execute", s, errb.String())
+	}
+	checkNoLeaks(t, before)
+}
