@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -249,6 +250,57 @@ func TestSocketActivationExecFails(t *testing.T) {
 	waitWithin(t, cmd, "nspawn", errb.String)
 	if s := exitStatus(cmd.ProcessState); s != 126 || !strings.Contains(errb.String(), "cannot execute") {
 		t.Errorf("status %d, stderr %q; want 126 and why it cannot execute", s, errb.String())
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestSocketUnit: against the real thing, in a booted systemd: a .socket
+// unit in front of a service that runs nspawn with fdserve; a connection
+// to the socket starts the service, and the server inside the container
+// answers on the fd systemd passed through nspawn, as its PID 1.
+func TestSocketUnit(t *testing.T) {
+	before := snapshotHost(t)
+	bin := buildFdserve(t)
+	payloadTree := copyTree(t, busyboxTree)
+	b := bootSystemd(t, systemdTree(t), "-M", "sd-sockact", "--private-users=no",
+		"--bind-ro="+nspawnBin+":/usr/local/bin/nspawn", "--bind="+payloadTree+":/srv/tree",
+		"--bind-ro="+bin+":/srv/fdserve")
+	b.waitReady(t)
+	b.waitRunning(t)
+	sh := func(script string) (string, error) {
+		t.Helper()
+		return b.inside(t, "sh", "-c", script)
+	}
+	install := `printf '[Socket]\nListenStream=127.0.0.1:7777\n' > /etc/systemd/system/fdserve.socket` +
+		` && printf '[Service]\nExecStart=/usr/local/bin/nspawn -q --register=no --keep-unit -D /srv/tree --bind-ro=/srv/fdserve:/mnt /mnt/fdserve\n' > /etc/systemd/system/fdserve.service` +
+		` && systemctl daemon-reload && systemctl start fdserve.socket`
+	if out, err := sh(install + " 2>&1"); err != nil {
+		t.Fatalf("installing the units: %v\n%s", err, out)
+	}
+	if out, _ := sh("systemctl is-active fdserve.service"); strings.TrimSpace(out) == "active" {
+		t.Fatalf("fdserve.service runs before any connection")
+	}
+	// bash's /dev/tcp: the tree has no nc.
+	out, err := b.inside(t, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/7777 && timeout 60 cat <&3")
+	want := "fd 3: pid=1 LISTEN_PID=1 LISTEN_FDS=1"
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(out), want) || !strings.Contains(out, "open=[3]") {
+		status, _ := sh("systemctl status --no-pager -n 30 fdserve.service fdserve.socket")
+		t.Errorf("answer %q (%v), want %q and only fd 3 open\n%s", out, err, want, status)
+	}
+	// fdserve answers once and exits; the service ends cleanly with it.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out, _ := sh("systemctl show fdserve.service -p ActiveState -p Result")
+		if strings.Contains(out, "ActiveState=inactive") && strings.Contains(out, "Result=success") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("fdserve.service did not end cleanly: %s", out)
+			break
+		}
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	if status := b.wait(t); status != 0 {
+		t.Errorf("status %d after SIGTERM, want 0; stderr %q", status, b.stderr.String())
 	}
 	checkNoLeaks(t, before)
 }
