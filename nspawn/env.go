@@ -62,7 +62,8 @@ func environment(p *Plan, setenv, hostEnv []string) ([]string, error) {
 // passes it fds (Payload.ListenFDs): their count, their names as nspawn
 // was given them, and LISTEN_PID as the payload's PID inside the
 // container: 1, or 2 under --as-pid2, where the stub init is 1 (systemd-
-// nspawn 252 says 1 there too, which sd_listen_fds in the payload rejects).
+// nspawn 252 says 1 there too, which sd_listen_fds in the payload rejects;
+// it drops LISTEN_FDNAMES, which sd_listen_fds_with_names wants).
 func listenEnv(p *Plan, hostEnv []string) []string {
 	if p.ListenFDs == 0 {
 		return nil

@@ -182,6 +182,7 @@ func TestSocketActivation(t *testing.T) {
 				for i := 0; i < tc.fds; i++ {
 					wantOpen = append(wantOpen, fmt.Sprint(3+i))
 				}
+				t.Logf("%s reports: %s", tl.name, strings.TrimSpace(first))
 				wantFDs := fmt.Sprint(tc.fds)
 				if tl.name == "systemd-nspawn" && tc.pid == "2" {
 					// 252 says LISTEN_PID=1 under -a too (the stub init's).
@@ -189,7 +190,12 @@ func TestSocketActivation(t *testing.T) {
 				}
 				want := fmt.Sprintf("pid=%s LISTEN_PID=%s LISTEN_FDS=%s", tc.pid, tc.listenP, wantFDs)
 				if !strings.HasPrefix(first, want) || !strings.Contains(first, "open=["+strings.Join(wantOpen, " ")+"]") {
-					t.Errorf("payload reports %q, want %q and open fds %v; stderr: %s", first, want, wantOpen, errb.String())
+					t.Fatalf("payload reports %q, want %q and open fds %v; stderr: %s", first, want, wantOpen, errb.String())
+				}
+				// 252 drops LISTEN_FDNAMES; nspawn passes the names on, for
+				// sd_listen_fds_with_names.
+				if tl.name == "nspawn" && !strings.Contains(first, "LISTEN_FDNAMES="+strings.Join(names, ":")+" ") {
+					t.Errorf("payload reports %q, want LISTEN_FDNAMES=%s", first, strings.Join(names, ":"))
 				}
 				for i, p := range paths {
 					if got := ask(t, p); !strings.HasPrefix(got, fmt.Sprintf("fd %d: pid=%s", 3+i, tc.pid)) {
