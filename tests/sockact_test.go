@@ -142,16 +142,30 @@ func TestSocketActivation(t *testing.T) {
 			{"one fd", nil, "1", 1, "1"},
 			{"three fds", nil, "1", 3, "1"},
 			{"as-pid2", []string{"-a"}, "2", 2, "2"},
+			// fdserve as the tree's init: a booted init gets them.
+			{"boot", []string{"-b", "-P"}, "1", 2, "1"},
 		} {
 			t.Run(tl.name+"/"+tc.name, func(t *testing.T) {
 				tree := busyboxTree
 				args := []string{"-q", "--bind-ro=" + bin + ":/mnt"}
-				if tl.name == "systemd-nspawn" {
+				boot := len(tc.args) > 0 && tc.args[0] == "-b"
+				if tl.name == "systemd-nspawn" || boot {
 					tree = copyTree(t, busyboxTree)
+				}
+				if tl.name == "systemd-nspawn" {
 					args = append(args, "--register=no", "--keep-unit")
 				}
+				if boot {
+					initPath := filepath.Join(tree, "sbin", "init")
+					os.Remove(initPath)
+					if out, err := exec.Command("cp", filepath.Join(bin, "fdserve"), initPath).CombinedOutput(); err != nil {
+						t.Fatalf("cp fdserve as init: %v %s", err, out)
+					}
+				}
 				args = append(append(args, "-D", tree), tc.args...)
-				args = append(args, "/mnt/fdserve")
+				if !boot {
+					args = append(args, "/mnt/fdserve")
+				}
 				sock := t.TempDir()
 				var files []*os.File
 				var paths, names []string
