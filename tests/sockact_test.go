@@ -141,6 +141,9 @@ func TestSocketActivation(t *testing.T) {
 		}{
 			{"one fd", nil, "1", 1, "1"},
 			{"three fds", nil, "1", 3, "1"},
+			// More than any helper's own fds overwrite: the rest would leak
+			// into the undo watcher but for nspawn's close-on-exec.
+			{"nine fds", nil, "1", 9, "1"},
 			{"as-pid2", []string{"-a"}, "2", 2, "2"},
 			// fdserve as the tree's init: a booted init gets them.
 			{"boot", []string{"-b", "-P"}, "1", 2, "1"},
@@ -210,6 +213,9 @@ func TestSocketActivation(t *testing.T) {
 				// sd_listen_fds_with_names.
 				if tl.name == "nspawn" && !strings.Contains(first, "LISTEN_FDNAMES="+strings.Join(names, ":")+" ") {
 					t.Errorf("payload reports %q, want LISTEN_FDNAMES=%s", first, strings.Join(names, ":"))
+				}
+				if tl.name == "nspawn" {
+					checkHeldOnlyByPayload(t, cmd.Process.Pid, files)
 				}
 				for i, p := range paths {
 					if got := ask(t, p); !strings.HasPrefix(got, fmt.Sprintf("fd %d: pid=%s", 3+i, tc.pid)) {
@@ -323,4 +329,38 @@ func TestSocketUnit(t *testing.T) {
 		t.Errorf("status %d after SIGTERM, want 0; stderr %q", status, b.stderr.String())
 	}
 	checkNoLeaks(t, before)
+}
+
+// checkHeldOnlyByPayload fails if any process nspawn (pid) started
+// besides the container's own holds one of the socket-activation fds:
+// the undo watcher and other helpers must not inherit them.
+func checkHeldOnlyByPayload(t *testing.T, pid int, files []*os.File) {
+	t.Helper()
+	sockets := map[string]bool{}
+	for _, f := range files {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		sockets[fmt.Sprintf("socket:[%d]", st.Ino)] = true
+	}
+	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	var helpers []string
+	for _, tid := range strings.Fields(string(children)) {
+		cmdline, _ := os.ReadFile("/proc/" + tid + "/cmdline")
+		if strings.HasPrefix(string(cmdline), "nspawn-") {
+			helpers = append(helpers, tid)
+		}
+	}
+	if len(helpers) == 0 {
+		t.Errorf("no helper of nspawn %d found to check (its children: %q)", pid, children)
+	}
+	for _, h := range helpers {
+		fds, _ := os.ReadDir("/proc/" + h + "/fd")
+		for _, fd := range fds {
+			if link, _ := os.Readlink("/proc/" + h + "/fd/" + fd.Name()); sockets[link] {
+				t.Errorf("nspawn's helper %s holds socket-activation socket %s as fd %s", h, link, fd.Name())
+			}
+		}
+	}
 }
