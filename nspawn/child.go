@@ -165,7 +165,12 @@ func setupAndExec(status *os.File) error {
 	if err := armParentDeath(status); err != nil {
 		return err
 	}
+	restore, err := placeListenFDs(msg.ListenFDs)
+	if err != nil {
+		return err
+	}
 	if err := unix.Exec(path, msg.payloadArgv(), msg.Env); err != nil {
+		restore()
 		return execError(msg.Argv[0], err)
 	}
 	return nil

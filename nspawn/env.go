@@ -39,6 +39,7 @@ func environment(p *Plan, setenv, hostEnv []string) ([]string, error) {
 		env = append(env, "LANG="+payloadLocale)
 	}
 	env = append(env, containerHostEnv(p.HostOSRelease)...)
+	env = append(env, listenEnv(p, hostEnv)...)
 	for _, e := range setenv {
 		name, value, hasValue := strings.Cut(e, "=")
 		if !validEnvName(name) {
@@ -55,6 +56,27 @@ func environment(p *Plan, setenv, hostEnv []string) ([]string, error) {
 		env = setEnv(env, name, value)
 	}
 	return env, nil
+}
+
+// listenEnv is socket activation's variables for the payload, when nspawn
+// passes it fds (Payload.ListenFDs): their count, their names as nspawn
+// was given them, and LISTEN_PID as the payload's PID inside the
+// container: 1, or 2 under --as-pid2, where the stub init is 1 (systemd-
+// nspawn 252 says 1 there too, which sd_listen_fds in the payload rejects;
+// it drops LISTEN_FDNAMES, which sd_listen_fds_with_names wants).
+func listenEnv(p *Plan, hostEnv []string) []string {
+	if p.ListenFDs == 0 {
+		return nil
+	}
+	pid := 1
+	if p.AsPID2 {
+		pid = 2
+	}
+	env := []string{fmt.Sprintf("LISTEN_FDS=%d", p.ListenFDs), fmt.Sprintf("LISTEN_PID=%d", pid)}
+	if names, ok := lookupEnvOK(hostEnv, "LISTEN_FDNAMES"); ok {
+		env = append(env, "LISTEN_FDNAMES="+names)
+	}
+	return env
 }
 
 // payloadLocale is systemd's SYSTEMD_NSPAWN_LOCALE.

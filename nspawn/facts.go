@@ -20,6 +20,9 @@ type Facts struct {
 	Cwd       string   // its working directory
 	StdinTTY  bool     // whether its stdin and stdout are terminals
 	StdoutTTY bool
+	// ListenFDs is how many socket-activation fds (from 3) nspawn was
+	// passed for itself (passedListenFDs); they go on to the payload.
+	ListenFDs int
 
 	// Capabilities is nspawn's own permitted set: what it lacks (a sandbox
 	// may withhold CAP_SYS_RESOURCE) it cannot give, as systemd-nspawn
@@ -94,6 +97,7 @@ func ProbeHost(o *Options) (*Facts, error) {
 		ResolvedStub: exists(resolvSources["stub"]) && exists("/run/systemd/resolve/io.systemd.Resolve"),
 		Files:        map[string]HostFile{},
 		Exec:         probeExecFacts(),
+		ListenFDs:    passedListenFDs(os.Environ(), os.Getpid(), fdOpen),
 	}
 	if len(o.Properties) > 0 {
 		f.Limits = limitsHost()

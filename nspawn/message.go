@@ -121,10 +121,11 @@ func (p Payload) appendWire(w *wire.Writer) {
 	w.Str(p.Chdir)
 	w.Strs(p.Argv)
 	w.Str(p.Argv0)
+	w.Num(uint64(p.ListenFDs))
 }
 
 func readPayload(r *wire.Reader) Payload {
-	return Payload{User: users.ReadUser(r), Env: r.Strs(), Chdir: r.Str(), Argv: r.Strs(), Argv0: r.Str()}
+	return Payload{User: users.ReadUser(r), Env: r.Strs(), Chdir: r.Str(), Argv: r.Strs(), Argv0: r.Str(), ListenFDs: int(r.Num())}
 }
 
 // payloadArgv is the command line the payload is started with: Argv, with

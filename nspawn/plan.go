@@ -125,6 +125,9 @@ type Payload struct {
 	// the payload sees (a login shell's "-sh").
 	Argv  []string
 	Argv0 string
+	// ListenFDs is how many socket-activation fds nspawn passes on as
+	// the payload's 3.. (Facts.ListenFDs).
+	ListenFDs int
 }
 
 // defaultPath is systemd's DEFAULT_PATH with the split-/usr directories, as
@@ -278,6 +281,7 @@ func (p *Plan) planPayload(o *Options, host *Facts) error {
 	if p.Chdir == "" {
 		p.Chdir = "/" // systemd-nspawn's working directory for a command
 	}
+	p.ListenFDs = host.ListenFDs
 	if p.Env, err = environment(p, o.Setenv, host.Env); err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ const InterfaceLevel = 252
 // is the whole command line, the name nspawn was run under first. It
 // returns the exit status nspawn should end with.
 func Main(argv []string) int {
+	ProtectInheritedFDs()
 	opts, err := ParseOptions(argv[1:])
 	var getopt *GetoptError
 	if errors.As(err, &getopt) {

@@ -134,7 +134,7 @@ func (c *container) clone(exe string) error {
 		c.childStatus.Close()
 		c.childStatus = nil
 	}()
-	files := childFiles(stdio(), c.message.r.Fd(), c.childStatus.Fd(), lastPID)
+	files := childFiles(stdio(), c.message.r.Fd(), c.childStatus.Fd(), lastPID, c.plan.ListenFDs)
 	// syscall.ForkExec rather than os/exec: the child needs nothing
 	// os/exec adds, and its pidfd probe costs an extra fork on every start.
 	pid, err := syscall.ForkExec(childExe, []string{ChildArg0}, &syscall.ProcAttr{

@@ -35,7 +35,11 @@ func execStubInit(msg *childMessage, path string, status *os.File) error {
 	if err != nil {
 		return err
 	}
-	for _, fd := range [][2]int{{int(pipe.r.Fd()), messageFD}, {statusFD, statusFD}, {lastPID, lastPIDFD}} {
+	inherit := [][2]int{{int(pipe.r.Fd()), messageFD}, {statusFD, statusFD}, {lastPID, lastPIDFD}}
+	for i := 0; i < msg.ListenFDs; i++ {
+		inherit = append(inherit, [2]int{listenFDsBase + i, listenFDsBase + i})
+	}
+	for _, fd := range inherit {
 		if err := inheritAs(fd[0], fd[1]); err != nil {
 			return err
 		}
@@ -170,7 +174,7 @@ func stubInit(msg *childMessage, status *os.File, sigs <-chan os.Signal) error {
 	pid, err := syscall.ForkExec(msg.Argv[0], msg.payloadArgv(), &syscall.ProcAttr{
 		Dir:   msg.Chdir,
 		Env:   msg.Env,
-		Files: []uintptr{0, 1, 2},
+		Files: payloadFiles(msg.ListenFDs),
 		Sys: &syscall.SysProcAttr{
 			Setsid: true,
 			// The console becomes the payload's controlling terminal, so
