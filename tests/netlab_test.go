@@ -534,17 +534,7 @@ type labDir struct {
 func newLabDir(t *testing.T) *labDir {
 	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	os.Mkdir(src, 0o755)
-	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module netecho\n\ngo 1.22\n"), 0o644)
-	os.WriteFile(filepath.Join(src, "main.go"), []byte(netechoSource), 0o644)
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "netecho"), ".")
-	build.Dir = src
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build netecho: %v: %s", err, out)
-	}
-	os.RemoveAll(src)
+	buildTestProgram(t, dir, "netecho", netechoSource)
 	if err := unix.Mkfifo(filepath.Join(dir, "go"), 0o600); err != nil {
 		t.Fatal(err)
 	}

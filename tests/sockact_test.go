@@ -60,18 +60,25 @@ func main() {
 func buildFdserve(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
+	buildTestProgram(t, dir, "fdserve", fdserveSource)
+	return dir
+}
+
+// buildTestProgram builds the one-file Go program source, static, as
+// dir/name: a small server or client a test binds into a container.
+func buildTestProgram(t *testing.T, dir, name, source string) {
+	t.Helper()
 	src := filepath.Join(dir, "src")
 	os.Mkdir(src, 0o755)
-	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module fdserve\n\ngo 1.22\n"), 0o644)
-	os.WriteFile(filepath.Join(src, "main.go"), []byte(fdserveSource), 0o644)
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "fdserve"), ".")
+	defer os.RemoveAll(src)
+	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module "+name+"\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "main.go"), []byte(source), 0o644)
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, name), ".")
 	build.Dir = src
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build fdserve: %v: %s", err, out)
+		t.Fatalf("build %s: %v: %s", name, err, out)
 	}
-	os.RemoveAll(src)
-	return dir
 }
 
 // listenUnix makes a listening unix socket in dir, as a socket unit would,
