@@ -100,6 +100,29 @@ func (b *booted) inside(t *testing.T, args ...string) (string, error) {
 	return string(out), err
 }
 
+// sh runs a shell script inside (b.inside with sh -c).
+func (b *booted) sh(t *testing.T, script string) (string, error) {
+	t.Helper()
+	return b.inside(t, "sh", "-c", script)
+}
+
+// until polls the shell condition cond inside every 100 ms for at most
+// within, and fails the test naming what never held, with the output of
+// the shell script diagnose ("" for none) to show why.
+func (b *booted) until(t *testing.T, what, cond string, within time.Duration, diagnose string) {
+	t.Helper()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, err := b.sh(t, cond); err == nil {
+			return
+		}
+	}
+	var why string
+	if diagnose != "" {
+		why, _ = b.sh(t, diagnose)
+	}
+	t.Fatalf("%s: %q never held\n%s", what, cond, why)
+}
+
 // waitRunning polls systemctl is-system-running (--wait right after start
 // cannot reach the bus yet) until it settles; degraded names its failures.
 func (b *booted) waitRunning(t *testing.T) {

@@ -22,18 +22,13 @@ func TestSystemdRegistration(t *testing.T) {
 	b.waitRunning(t)
 	sh := func(script string) string {
 		t.Helper()
-		out, _ := b.inside(t, "sh", "-c", script)
+		out, _ := b.sh(t, script)
 		return out
 	}
 	// until polls a shell condition inside for up to 20 s.
 	until := func(what, cond string) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if _, err := b.inside(t, "sh", "-c", cond); err == nil {
-				return
-			}
-		}
-		t.Fatalf("%s: %q never held", what, cond)
+		b.until(t, what, cond, 20*time.Second, "")
 	}
 
 	t.Run("machined", func(t *testing.T) {

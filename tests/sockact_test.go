@@ -300,10 +300,7 @@ func TestSocketUnit(t *testing.T) {
 		"--bind-ro="+bin+":/srv/fdserve")
 	b.waitReady(t)
 	b.waitRunning(t)
-	sh := func(script string) (string, error) {
-		t.Helper()
-		return b.inside(t, "sh", "-c", script)
-	}
+	sh := func(script string) (string, error) { return b.sh(t, script) }
 	install := `printf '[Socket]\nListenStream=127.0.0.1:7777\n' > /etc/systemd/system/fdserve.socket` +
 		` && printf '[Service]\nExecStart=/usr/local/bin/nspawn -q --register=no --keep-unit -D /srv/tree --bind-ro=/srv/fdserve:/mnt /mnt/fdserve\n' > /etc/systemd/system/fdserve.service` +
 		` && systemctl daemon-reload && systemctl start fdserve.socket`

@@ -97,19 +97,10 @@ func TestSupervisorUnits(t *testing.T) {
 		"--bind="+systemdTree(t)+":/srv/sd")
 	b.waitReady(t)
 	b.waitRunning(t)
-	sh := func(script string) (string, error) {
-		t.Helper()
-		return b.inside(t, "sh", "-c", script)
-	}
+	sh := func(script string) (string, error) { return b.sh(t, script) }
 	until := func(t *testing.T, what, cond string, units ...string) {
 		t.Helper()
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if _, err := sh(cond); err == nil {
-				return
-			}
-		}
-		out, _ := sh("systemctl status --no-pager -n 30 " + strings.Join(units, " ") + "; journalctl --no-pager -n 60")
-		t.Fatalf("%s: %q never held\n%s", what, cond, out)
+		b.until(t, what, cond, 60*time.Second, "systemctl status --no-pager -n 30 "+strings.Join(units, " ")+"; journalctl --no-pager -n 60")
 	}
 	unit := func(name, body string) {
 		t.Helper()

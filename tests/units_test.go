@@ -146,19 +146,10 @@ func TestUnitTemplate(t *testing.T) {
 		"--bind-ro="+units+":/srv/units")
 	b.waitReady(t)
 	b.waitRunning(t)
-	sh := func(script string) (string, error) {
-		t.Helper()
-		return b.inside(t, "sh", "-c", script)
-	}
+	sh := func(script string) (string, error) { return b.sh(t, script) }
 	until := func(what, cond string) {
 		t.Helper()
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if _, err := sh(cond); err == nil {
-				return
-			}
-		}
-		out, _ := sh("systemctl status --no-pager -n 30 'nspawn@inner' 'systemd-nspawn@inner'")
-		t.Fatalf("%s: %q never held\n%s", what, cond, out)
+		b.until(t, what, cond, 60*time.Second, "systemctl status --no-pager -n 30 'nspawn@inner' 'systemd-nspawn@inner'")
 	}
 	// The unit as make install writes it, for a binary in /usr/local/bin.
 	install := `sed 's|@BINDIR@|/usr/local/bin|g' /srv/units/nspawn@.service > /etc/systemd/system/nspawn@.service`
