@@ -107,8 +107,8 @@ func (f *Facts) bridgeErr(name string) error {
 	return nil
 }
 
-// netnsErr says why path is no network namespace to join.
-func (f *Facts) netnsErr(path string) error {
+// netnsErr says why --network-namespace-path is no network namespace.
+func (f *Facts) netnsErr() error {
 	return f.Net.NSPathErr
 }
 

@@ -44,7 +44,7 @@ func (c *container) connectNetwork() error {
 	if err != nil {
 		return err
 	}
-	return sendNetworkReady(c.status, c.net.resolvConf())
+	return sendNetworkReady(c.status, c.net.resolvConf(c.plan))
 }
 
 // startLinks starts making the links as soon as the child exists, on
@@ -153,9 +153,11 @@ func (cn *containerNet) configure(plan *Plan, pid int, undo recorder, out report
 }
 
 // resolvConf is what the container is shown as /etc/resolv.conf, "" to
-// leave the tree's.
-func (cn *containerNet) resolvConf() string {
-	if cn == nil || cn.host == nil {
+// leave the tree's: nspawn's own only where --resolv-conf=auto left it
+// to nspawn (Plan.Network.ResolvConf); any other mode is the tree
+// files' to apply.
+func (cn *containerNet) resolvConf(plan *Plan) string {
+	if cn == nil || cn.host == nil || !plan.Network.ResolvConf {
 		return ""
 	}
 	return cn.host.ResolvConf

@@ -73,7 +73,7 @@ func (p *Plan) planNetwork(o *Options, host *Facts) error {
 	if n.NetworkNSPath != "" {
 		// Joined by the staging thread before the clone, so the child
 		// is born in it (nspawn.go's stageTree).
-		if err := host.netnsErr(n.NetworkNSPath); err != nil {
+		if err := host.netnsErr(); err != nil {
 			return fmt.Errorf("--network-namespace-path=%s: %v", n.NetworkNSPath, err)
 		}
 		p.Network.JoinPath = n.NetworkNSPath

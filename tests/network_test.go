@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	mrand "math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -551,4 +553,22 @@ read x < /mnt/go`
 	if ours.addr == "" || ours.got != "from "+labHostAddr {
 		t.Errorf("nspawn's host0 has no address or did not reach the uplink: %+v", ours)
 	}
+}
+
+// TestNetResolvConfModeKept: nspawn shows its own resolv.conf only for
+// --resolv-conf=auto; another mode is the user's choice and is kept (off:
+// the tree's own file, untouched).
+func TestNetResolvConfModeKept(t *testing.T) {
+	lab := newNetLab(t)
+	before := snapshotHost(t)
+	tree, err := os.ReadFile(filepath.Join(debianTree, "etc/resolv.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := lab.run(t, "-q", "-x", "-D", debianTree, "-M", machineName("rc"), "-n", "--resolv-conf=off", "cat", "/etc/resolv.conf")
+	if r.status != 0 || r.stdout != string(tree) {
+		t.Errorf("-n --resolv-conf=off: status %d, /etc/resolv.conf inside %q, want the tree's %q; stderr %q", r.status, r.stdout, tree, r.stderr)
+	}
+	lab.checkRestored(t)
+	checkNoLeaks(t, before)
 }
