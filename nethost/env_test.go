@@ -3,6 +3,7 @@ package nethost
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -163,6 +164,14 @@ func (n *testNet) ask(ns, proto, addr string) (string, error) {
 	if _, err := c.Write([]byte("hello\n")); err != nil {
 		return "", err
 	}
+	if proto == "tcp" {
+		// Read to the server's end of file, so the server closes first
+		// and its side takes TIME_WAIT: a TIME_WAIT socket here would
+		// keep the container's namespace, and its veth, alive for a
+		// minute after the test deletes it.
+		got, err := io.ReadAll(c)
+		return strings.TrimSpace(string(got)), err
+	}
 	buf := make([]byte, 512)
 	k, err := c.Read(buf)
 	return strings.TrimSpace(string(buf[:k])), err
@@ -227,9 +236,8 @@ func (n *testNet) end(name string) { n.endLink(name, "ve-"+name) }
 // endLink deletes container ns and waits until its host side link is gone.
 func (n *testNet) endLink(name, link string) {
 	exec.Command("ip", "netns", "del", n.name(name)).Run()
-	// The kernel frees namespaces on one worker, after RCU grace periods:
-	// with other tests making and deleting namespaces at once (go test
-	// runs packages in parallel) that can take seconds.
+	// The kernel frees a namespace on a worker once its last reference
+	// goes (a socket in it is one: see ask), which can take a moment.
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if exec.Command("ip", "-n", n.name("host"), "link", "show", link).Run() != nil {
 			return
