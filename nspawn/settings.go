@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 )
 
 // TrustedSettingsDirs are where an administrator's NAME.nspawn files live,
@@ -397,7 +399,7 @@ func LoadSettings(o *Options, cwd string, dirs []string) (*Options, []string, er
 	if err != nil || file.path == "" {
 		return o, nil, err
 	}
-	data, err := os.ReadFile(file.path)
+	data, err := readSettingsFile(file.path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %v; fix it, or run with --settings=no", file.path, unwrapPath(err))
 	}
@@ -412,6 +414,27 @@ func LoadSettings(o *Options, cwd string, dirs []string) (*Options, []string, er
 		return nil, nil, err
 	}
 	return merged, append(warnings, more...), nil
+}
+
+// readSettingsFile reads a settings file, refusing what is not a regular
+// file: a fifo or a device there would hang the start or read forever.
+func readSettingsFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	switch mode := st.Mode(); {
+	case mode.IsDir():
+		return nil, errors.New("is a directory")
+	case !mode.IsRegular():
+		return nil, fmt.Errorf("is not a regular file (%s)", strings.TrimPrefix(mode.Type().String(), "-"))
+	}
+	return io.ReadAll(f)
 }
 
 // splitWords splits a value into words as systemd's extract_first_word

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // settingsRun writes file as the machine "web"'s settings, in a trusted
@@ -321,5 +323,42 @@ func TestSplitWords(t *testing.T) {
 		if _, err := splitWords(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+// TestSettingsFileUnreadable: a settings file nspawn cannot read as one
+// (a directory, a fifo that would hang the start) is one line naming it
+// and the way out; nothing starts.
+func TestSettingsFileUnreadable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(path string) error
+		want string
+	}{
+		{"directory", func(p string) error { return os.Mkdir(p, 0o755) }, "is a directory"},
+		{"fifo", func(p string) error { return unix.Mkfifo(p, 0o644) }, "is not a regular file (p"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			etc := filepath.Join(dir, "etc")
+			tree := filepath.Join(dir, "web")
+			for _, d := range []string{etc, tree} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(etc, "web.nspawn")
+			if err := tc.make(path); err != nil {
+				t.Fatal(err)
+			}
+			o, err := ParseOptions([]string{"-D", tree})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = LoadSettings(o, "/", []string{etc})
+			if err == nil || !strings.HasPrefix(err.Error(), path+": "+tc.want) || !strings.HasSuffix(err.Error(), "; fix it, or run with --settings=no") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("got %v", err)
+			}
+		})
 	}
 }

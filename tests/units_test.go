@@ -225,6 +225,23 @@ func TestUnitTemplate(t *testing.T) {
 		})
 	}
 
+	// An instance name that is no machine name: the unit fails at once
+	// with nspawn's one line, as systemd-nspawn@ fails with its own.
+	t.Run("bad instance", func(t *testing.T) {
+		if out, err := sh("systemctl start nspawn@bad_name"); err == nil {
+			t.Fatalf("systemctl start nspawn@bad_name succeeded: %s", out)
+		}
+		until("failed", "systemctl is-failed -q nspawn@bad_name")
+		if out, _ := sh("systemctl show -P ExecMainStatus nspawn@bad_name"); strings.TrimSpace(out) != "1" {
+			t.Errorf("ExecMainStatus=%s, want 1", out)
+		}
+		log, _ := sh("journalctl -q -o cat -u nspawn@bad_name | grep '^nspawn:'")
+		if lines := strings.Split(strings.TrimSpace(log), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "nspawn: --machine=bad_name: not a valid machine name") {
+			t.Errorf("journal of nspawn@bad_name: %q", log)
+		}
+		sh("systemctl reset-failed nspawn@bad_name")
+	})
+
 	b.cmd.Process.Signal(syscall.SIGTERM)
 	if status := b.wait(t); status != 0 {
 		t.Errorf("status %d after SIGTERM, want 0; stderr %q", status, b.stderr.String())
