@@ -17,6 +17,9 @@ type Machine struct {
 	UUID   string // 32 hex digits, dashes allowed
 	Leader int    // the container's PID 1, on the host
 	Root   string
+	// Interfaces are the host's ends of the container's network, by
+	// index, for machined (machinectl status shows them as Iface).
+	Interfaces []int32
 	// Slice is the slice unit of the scope.
 	Slice string
 	// Properties go on the scope: limits, devices, the kill signal.
@@ -135,7 +138,11 @@ func (r *Registration) registerMachine(ctx context.Context, m Machine, keepUnit 
 		id = nil // machined takes an empty ID as "none"
 	}
 	machined := r.conn.Object("org.freedesktop.machine1", "/org/freedesktop/machine1")
-	args := []any{m.Name, id, "nspawn", "container", uint32(m.Leader), m.Root, []int32{}}
+	ifaces := m.Interfaces
+	if ifaces == nil {
+		ifaces = []int32{} // an array still, for D-Bus
+	}
+	args := []any{m.Name, id, "nspawn", "container", uint32(m.Leader), m.Root, ifaces}
 	method := "org.freedesktop.machine1.Manager.RegisterMachineWithNetwork"
 	if !keepUnit {
 		// machined names the scope machine-NAME.scope, puts it in

@@ -83,6 +83,12 @@ func (l *Links) record(kind string, args ...string) error {
 	return nil
 }
 
+// Index is the host link name's interface index.
+func (l *Links) Index(name string) (int, error) {
+	link, err := linkByName(l.host, name)
+	return int(link.Index), err
+}
+
 // linkByName asks the kernel for one link by name (RTM_GETLINK with
 // IFLA_IFNAME, no dump); unix.ENODEV when there is none.
 func linkByName(c *rtnetlink.Conn, name string) (rtnetlink.LinkMessage, error) {

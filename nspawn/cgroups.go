@@ -231,7 +231,7 @@ func (p *placement) create(plan *Plan, ids idMapping, out reporter, spec cgroup.
 // admit registers the child, which waits for its message, with
 // systemd, and puts it into the cgroups it could not be cloned into: the
 // payload cgroup of the scope systemd made, or the v1 hierarchies.
-func (p *placement) admit(plan *Plan, ids idMapping, out reporter, pid int) error {
+func (p *placement) admit(plan *Plan, ids idMapping, out reporter, pid int, interfaces func() []int32) error {
 	if p == nil {
 		return nil
 	}
@@ -240,8 +240,12 @@ func (p *placement) admit(plan *Plan, ids idMapping, out reporter, pid int) erro
 		return p.group.Join(pid)
 	}
 	var err error
+	var ifaces []int32
+	if c.Register {
+		ifaces = interfaces()
+	}
 	p.reg, err = machine.Register(machine.Machine{
-		Name: plan.Machine, UUID: plan.UUID, Leader: pid, Root: plan.Root,
+		Name: plan.Machine, UUID: plan.UUID, Leader: pid, Root: plan.Root, Interfaces: ifaces,
 		Slice: c.Slice, Properties: scopeProperties(plan),
 	}, c.Register, c.KeepUnit)
 	if err != nil || c.KeepUnit {

@@ -57,7 +57,29 @@ func (c *container) startLinks() {
 	}
 	done := make(chan error, 1)
 	c.linksMade = done
-	go func() { done <- c.makeLinks() }()
+	if slices.ContainsFunc(c.plan.Network.Links, func(l LinkPlan) bool { return l.Kind == LinkVeth }) {
+		c.hostVeth = make(chan int32, 1)
+	}
+	go func() {
+		err := c.makeLinks()
+		if c.hostVeth != nil {
+			close(c.hostVeth) // after its value, if any: links failed otherwise
+		}
+		done <- err
+	}()
+}
+
+// awaitHostVeth returns the interfaces machined is told about, as
+// systemd-nspawn tells it: the veth's host end, once it is made (its
+// configuration goes on meanwhile); none without one.
+func (c *container) awaitHostVeth() []int32 {
+	if c.hostVeth == nil {
+		return nil
+	}
+	if i, ok := <-c.hostVeth; ok {
+		return []int32{i}
+	}
+	return nil
 }
 
 // awaitLinks waits for links still being made, on a start that failed:
@@ -94,6 +116,12 @@ func (c *container) makeLinks() error {
 		switch l.Kind {
 		case LinkVeth, LinkVethExtra:
 			err = cn.addVeth(c.plan, l, id, &extra)
+			if err == nil && l.Kind == LinkVeth && c.hostVeth != nil {
+				var index int
+				if index, err = cn.links.Index(l.Host); err == nil {
+					c.hostVeth <- int32(index)
+				}
+			}
 		case LinkMacvlan:
 			err = cn.links.AddMacvlan(l.Host, l.Container, network.MAC(id, c.plan.Machine, network.MacvlanMACKey, macvlan))
 			macvlan++

@@ -46,6 +46,10 @@ type container struct {
 	// linksMade reports they are made (network_run.go).
 	net       *containerNet
 	linksMade chan error
+	// hostVeth carries the index of the veth's host end once it is made
+	// (-n, --network-bridge, --network-zone), for machined; closed
+	// without one when the links fail first.
+	hostVeth chan int32
 	// upper is -x's upper directory on disk, "" for none.
 	upper string
 	// ran: the payload was started, so --stats has something to say.
@@ -132,7 +136,7 @@ func (c *container) subscribeSignals() error {
 // admit puts the child, which waits for its message, into the cgroups it
 // could not be cloned into.
 func (c *container) admit() error {
-	return c.cg.admit(c.plan, c.ids, c.out, c.pid)
+	return c.cg.admit(c.plan, c.ids, c.out, c.pid, c.awaitHostVeth)
 }
 
 func (c *container) sendMessage() error {
