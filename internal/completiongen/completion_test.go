@@ -252,3 +252,22 @@ func TestBashMachines(t *testing.T) {
 		}
 	}
 }
+
+// TestZshLoads: zsh parses _nspawn and compinit binds it to nspawn. (Its
+// completions were tried by hand in an interactive zsh; driving zsh's
+// completion widget from a test needs a terminal.)
+func TestZshLoads(t *testing.T) {
+	if _, err := exec.LookPath("zsh"); err != nil {
+		t.Skip("no zsh")
+	}
+	dir, err := filepath.Abs("../../completions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := "fpath=(" + shellQuote(dir) + " $fpath); autoload -U compinit; compinit -u -d " + shellQuote(t.TempDir()+"/zcompdump") +
+		"; zsh -n " + shellQuote(dir+"/_nspawn") + " && print -r -- $_comps[nspawn]"
+	out, err := exec.Command("zsh", "-f", "-c", script).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "_nspawn" {
+		t.Errorf("zsh: compinit binds nspawn to %q (%v), want _nspawn", out, err)
+	}
+}
