@@ -25,8 +25,15 @@ BINDIR   := $(PREFIX)/bin
 MANDIR   := $(PREFIX)/share/man/man1
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 SYSTEMD_NSPAWN_DIR ?=
+# Shell completions (completions/, made by `make completions`): bash's
+# where bash-completion loads them by command name; zsh's in the fpath
+# directory Debian's zsh has for its prefix (vendor-completions for /usr,
+# site-functions, zsh's own default, elsewhere). They serve the name
+# nspawn only: systemd-nspawn's completion is systemd's.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/share/zsh/vendor-completions,$(PREFIX)/share/zsh/site-functions)
 
-.PHONY: all build install deps trees demo test unit integration test-v2 bench clean
+.PHONY: all build install completions deps trees demo test unit integration test-v2 bench clean
 
 all: build
 
@@ -38,6 +45,8 @@ $(BIN): $(SOURCES)
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/nspawn
 	install -D -m 0644 man/nspawn.1 $(DESTDIR)$(MANDIR)/nspawn.1
+	install -D -m 0644 completions/nspawn.bash $(DESTDIR)$(BASHCOMPDIR)/nspawn
+	install -D -m 0644 completions/_nspawn $(DESTDIR)$(ZSHCOMPDIR)/_nspawn
 	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	sed 's|@BINDIR@|$(BINDIR)|g' units/nspawn@.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/nspawn@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/nspawn@.service
@@ -51,6 +60,11 @@ install: $(BIN)
 		ln -sfn $(BINDIR)/nspawn $(DESTDIR)$(SYSTEMD_NSPAWN_DIR)/systemd-nspawn && \
 		echo "$(DESTDIR)$(SYSTEMD_NSPAWN_DIR)/systemd-nspawn -> $(BINDIR)/nspawn"; \
 	fi
+
+# The shell completions are generated from nspawn's options; run after
+# changing one (a unit test fails while they are stale).
+completions:
+	go generate ./internal/completiongen
 
 # Installs only what is missing; apt-get update runs once if needed.
 deps:

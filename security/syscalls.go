@@ -89,3 +89,7 @@ func (v *syscallVocabulary) resolve(word string) ([]string, error) {
 	}
 	return v.members(word)
 }
+
+// SyscallGroupNames lists systemd's @groups a system call filter takes
+// (systemd.exec(5), SystemCallFilter=), for nspawn's shell completion.
+func SyscallGroupNames() []string { return syscallGroupNames() }

@@ -83,9 +83,11 @@ func TestMakeInstall(t *testing.T) {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
 	for path, mode := range map[string]os.FileMode{
-		"/usr/bin/nspawn":                         0o755,
-		"/usr/share/man/man1/nspawn.1":            0o644,
-		"/usr/lib/systemd/system/nspawn@.service": 0o644,
+		"/usr/bin/nspawn":                               0o755,
+		"/usr/share/man/man1/nspawn.1":                  0o644,
+		"/usr/lib/systemd/system/nspawn@.service":       0o644,
+		"/usr/share/bash-completion/completions/nspawn": 0o644,
+		"/usr/share/zsh/vendor-completions/_nspawn":     0o644,
 	} {
 		st, err := os.Stat(dest + path)
 		if err != nil {
@@ -94,6 +96,25 @@ func TestMakeInstall(t *testing.T) {
 		}
 		if st.Mode().Perm() != mode {
 			t.Errorf("%s: mode %v, want %v", path, st.Mode().Perm(), mode)
+		}
+	}
+	// The completions serve nspawn; systemd-nspawn's are systemd's own.
+	if bash := readFile(t, dest+"/usr/share/bash-completion/completions/nspawn"); !strings.Contains(bash, "\ncomplete -F _nspawn nspawn\n") {
+		t.Errorf("the installed bash completion does not complete nspawn")
+	}
+	if zsh := readFile(t, dest+"/usr/share/zsh/vendor-completions/_nspawn"); !strings.HasPrefix(zsh, "#compdef nspawn\n") {
+		t.Errorf("the installed zsh completion does not complete nspawn")
+	}
+	// BASHCOMPDIR and ZSHCOMPDIR move them; /usr/local's zsh directory
+	// is site-functions, the one in zsh's fpath there.
+	local := t.TempDir()
+	cmd = exec.Command("make", "-s", "-C", "..", "-o", nspawnBin, "install", "BIN="+nspawnBin, "DESTDIR="+local, "BASHCOMPDIR=/etc/bash_completion.d")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	for _, path := range []string{"/etc/bash_completion.d/nspawn", "/usr/local/share/zsh/site-functions/_nspawn"} {
+		if _, err := os.Stat(local + path); err != nil {
+			t.Errorf("make install BASHCOMPDIR=/etc/bash_completion.d: %v", err)
 		}
 	}
 	unit := readFile(t, dest+"/usr/lib/systemd/system/nspawn@.service")
