@@ -31,6 +31,8 @@ type Registration struct {
 	unit string
 	// machined tells whether machined knows the container.
 	machined bool
+	// stops carries systemd's requests to stop the scope nspawn controls.
+	stops chan struct{}
 }
 
 // busTimeout bounds each conversation with systemd, as sd-bus's default
@@ -54,6 +56,13 @@ func Register(m Machine, register, keepUnit bool) (*Registration, error) {
 	r := &Registration{conn: conn, name: m.Name}
 	ctx, cancel := context.WithTimeout(context.Background(), busTimeout)
 	defer cancel()
+	if !keepUnit {
+		if err := r.listenForStop(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		m.Properties = append([]Property{Prop("Controller", conn.Names()[0])}, m.Properties...)
+	}
 	if register {
 		err = r.registerMachine(ctx, m, keepUnit)
 		if err == nil || keepUnit || !noMachined(err) {
@@ -71,6 +80,47 @@ func Register(m Machine, register, keepUnit bool) (*Registration, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// listenForStop subscribes to systemd's RequestStop, before the scope
+// exists: nspawn names itself the scope's Controller=, as systemd-nspawn
+// does, so that `systemctl stop`, `machinectl terminate` and a shutdown of
+// the host ask nspawn to stop the container rather than have systemd send
+// its signal to every process in it; nspawn then stops it as on its own
+// SIGTERM (the kill signal to PID 1: SIGRTMIN+3 for a booted systemd,
+// which powers off cleanly).
+func (r *Registration) listenForStop(ctx context.Context) error {
+	err := r.conn.AddMatchSignalContext(ctx, dbus.WithMatchSender("org.freedesktop.systemd1"),
+		dbus.WithMatchInterface("org.freedesktop.systemd1.Scope"), dbus.WithMatchMember("RequestStop"))
+	if err != nil {
+		return fmt.Errorf("subscribe to systemd's stop requests: %w", err)
+	}
+	signals := make(chan *dbus.Signal, 4)
+	r.conn.Signal(signals)
+	r.stops = make(chan struct{}, 1)
+	go func() {
+		// Ends when the connection closes (Close), which closes signals.
+		for sig := range signals {
+			if sig.Name != "org.freedesktop.systemd1.Scope.RequestStop" {
+				continue
+			}
+			select {
+			case r.stops <- struct{}{}:
+			default: // one pending request is as good as two
+			}
+		}
+	}()
+	return nil
+}
+
+// StopRequests delivers a value each time systemd asks nspawn to stop the
+// container (RequestStop on the scope nspawn controls); nil, never
+// delivering, when nspawn controls no scope (--keep-unit, no systemd).
+func (r *Registration) StopRequests() <-chan struct{} {
+	if r == nil {
+		return nil
+	}
+	return r.stops
 }
 
 // noMachined tells whether the bus has no machined to ask.

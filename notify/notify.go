@@ -43,7 +43,9 @@ func Bind() (*os.File, error) {
 }
 
 // Forward reads the container's messages until sock is closed and passes
-// STATUS= on, and READY=1 too when passReady is set (--notify-ready=yes).
+// STATUS= on, as "STATUS=Container running: TEXT" (systemd-nspawn's
+// words, so `systemctl status` reads the same), and READY=1 too when
+// passReady is set (--notify-ready=yes).
 // The socket is read even when nspawn itself has no $NOTIFY_SOCKET: a
 // payload's `systemd-notify --ready` must succeed (connection refused
 // otherwise), and a queue nobody drains would block its later sends.
@@ -68,7 +70,10 @@ func Forward(sock *os.File, passReady bool) {
 func relayed(msg string, passReady bool) string {
 	var pass []string
 	for _, line := range strings.Split(msg, "\n") {
-		if strings.HasPrefix(line, "STATUS=") || passReady && line == "READY=1" {
+		switch {
+		case strings.HasPrefix(line, "STATUS="):
+			pass = append(pass, "STATUS=Container running: "+strings.TrimPrefix(line, "STATUS="))
+		case passReady && line == "READY=1":
 			pass = append(pass, line)
 		}
 	}
@@ -90,6 +95,15 @@ func WatchdogInterval() time.Duration {
 // PingWatchdog tells the service manager nspawn's supervision is alive.
 func PingWatchdog() { daemon.SdNotify(false, daemon.SdNotifyWatchdog) }
 
-// Ready tells nspawn's own service manager that the container runs, for
-// --notify-ready=no, where starting the payload is readiness enough.
-func Ready() { daemon.SdNotify(false, daemon.SdNotifyReady) }
+// Running tells nspawn's own service manager that the container runs and
+// its PID 1's PID on the host, in systemd-nspawn's words (tools that wrap
+// it read X_NSPAWN_LEADER_PID= to find the container), and that it is
+// ready, when starting the payload is readiness enough
+// (--notify-ready=no).
+func Running(leader int, ready bool) {
+	msg := fmt.Sprintf("STATUS=Container running.\nX_NSPAWN_LEADER_PID=%d", leader)
+	if ready {
+		msg += "\n" + daemon.SdNotifyReady
+	}
+	daemon.SdNotify(false, msg)
+}

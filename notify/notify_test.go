@@ -15,8 +15,8 @@ func TestRelayed(t *testing.T) {
 	}{
 		{"READY=1", false, ""},
 		{"READY=1", true, "READY=1"},
-		{"STATUS=up\nREADY=1", false, "STATUS=up"},
-		{"STATUS=up\nREADY=1\nMAINPID=7", true, "STATUS=up\nREADY=1"},
+		{"STATUS=up\nREADY=1", false, "STATUS=Container running: up"},
+		{"STATUS=up\nREADY=1\nMAINPID=7", true, "STATUS=Container running: up\nREADY=1"},
 		{"WATCHDOG=1", true, ""},
 		{"READY=10", true, ""},
 	} {

@@ -262,6 +262,15 @@ func (p *placement) admit(plan *Plan, ids idMapping, out reporter, pid int) erro
 	return p.group.MirrorLimits(files)
 }
 
+// stopRequests are systemd's requests to stop the scope nspawn made and
+// controls; nil (never delivering) without one.
+func (p *placement) stopRequests() <-chan struct{} {
+	if p == nil {
+		return nil
+	}
+	return p.reg.StopRequests()
+}
+
 // scopeProperties are what systemd-nspawn puts on its scope besides the
 // limits: only the devices /dev holds (DevicePolicy=closed and
 // deviceAllow), and the kill signal for a stop of the unit.

@@ -152,7 +152,7 @@ func runOnce(plan *Plan, ids idMapping, out reporter) (status int, reboot bool) 
 	}
 	c.ran = true
 	c.ready()
-	ws := supervise(c.pid, c.exited, plan, c.signals, c.relay, notify.WatchdogInterval())
+	ws := c.supervise(notify.WatchdogInterval())
 	if c.relay != nil {
 		// The last output may still sit in the pty when PID 1 is gone.
 		c.relay.Close(time.Second)

@@ -223,11 +223,9 @@ func (c *container) startRelay(fd int) {
 	}
 }
 
-// ready tells nspawn's own service manager the container is up: under
-// --notify-ready=no the payload running is readiness enough; under yes
-// the forwarder passes the payload's own READY=1 on.
+// ready tells nspawn's own service manager the container is up, and its
+// leader: under --notify-ready=no the payload running is readiness
+// enough; under yes the forwarder passes the payload's own READY=1 on.
 func (c *container) ready() {
-	if !c.plan.NotifyReady {
-		notify.Ready()
-	}
+	notify.Running(c.pid, !c.plan.NotifyReady)
 }

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nspawn/nspawn/notify"
-	"github.com/nspawn/nspawn/pty"
 )
 
 // stopGrace is how long PID 1 has to exit after the forwarded stop signal
@@ -52,18 +51,22 @@ func reportExit(plan *Plan, out reporter, ws unix.WaitStatus) (status int, reboo
 // to a namespace's init), so it is killed at once; one that catches it
 // gets stopGrace to exit before SIGKILL. A booted init always gets its
 // grace period (inits may take signals in ways /proc does not show), and
-// a second stop request kills at once, as in systemd-nspawn.
+// a second stop request kills at once, as in systemd-nspawn. systemd's
+// request to stop the scope nspawn controls (`systemctl stop`,
+// `machinectl terminate`) is taken as a SIGTERM, as systemd-nspawn takes
+// it: the kill signal to PID 1.
 //
 // Under a service manager's watchdog (WatchdogSec=), this loop pings it
 // every watchdog interval (notify.WatchdogInterval), as systemd-nspawn's
 // event loop does: the pings come from the supervision itself, so a hung
 // nspawn is caught, while a busy container is not nspawn's to answer
 // for. The runtime's timers serve the ticker, so no thread is added.
-func supervise(pid int, exited <-chan unix.WaitStatus, plan *Plan, signals <-chan os.Signal, relay *pty.Relay, watchdog time.Duration) unix.WaitStatus {
+func (c *container) supervise(watchdog time.Duration) unix.WaitStatus {
+	plan, pid := c.plan, c.pid
 	var grace <-chan time.Time
 	var escape <-chan struct{}
-	if relay != nil {
-		escape = relay.Escape()
+	if c.relay != nil {
+		escape = c.relay.Escape()
 	}
 	var ping <-chan time.Time
 	if watchdog > 0 {
@@ -74,43 +77,51 @@ func supervise(pid int, exited <-chan unix.WaitStatus, plan *Plan, signals <-cha
 		defer ticker.Stop()
 		ping = ticker.C
 	}
+	stops := c.cg.stopRequests()
 	for {
+		var sig syscall.Signal
 		select {
-		case status := <-exited:
+		case status := <-c.exited:
 			return status
 		case <-ping:
 			notify.PingWatchdog()
+			continue
 		case <-escape:
 			// ^]^]^]: the user wants out now, as in systemd-nspawn.
 			unix.Kill(pid, unix.SIGKILL)
 			escape = nil
-		case s := <-signals:
-			sig := s.(syscall.Signal)
-			if sig == unix.SIGWINCH {
-				if relay != nil {
-					relay.Resize()
-				}
-				continue
-			}
-			if plan.KillSignal != 0 && sig != unix.SIGHUP {
-				sig = plan.KillSignal
-			}
-			switch {
-			case grace != nil && plan.Boot:
-				sig = unix.SIGKILL
-			case !plan.Boot && !catches(pid, sig):
-				sig = unix.SIGKILL
-			}
-			unix.Kill(pid, sig)
-			if grace == nil {
-				if plan.Boot {
-					grace = time.After(bootStopGrace)
-				} else {
-					grace = time.After(stopGrace)
-				}
-			}
+			continue
 		case <-grace:
 			unix.Kill(pid, unix.SIGKILL)
+			continue
+		case <-stops:
+			c.out.Info("Container termination requested. Attempting to halt container.")
+			sig = unix.SIGTERM
+		case s := <-c.signals:
+			sig = s.(syscall.Signal)
+		}
+		if sig == unix.SIGWINCH {
+			if c.relay != nil {
+				c.relay.Resize()
+			}
+			continue
+		}
+		if plan.KillSignal != 0 && sig != unix.SIGHUP {
+			sig = plan.KillSignal
+		}
+		switch {
+		case grace != nil && plan.Boot:
+			sig = unix.SIGKILL
+		case !plan.Boot && !catches(pid, sig):
+			sig = unix.SIGKILL
+		}
+		unix.Kill(pid, sig)
+		if grace == nil {
+			if plan.Boot {
+				grace = time.After(bootStopGrace)
+			} else {
+				grace = time.After(stopGrace)
+			}
 		}
 	}
 }

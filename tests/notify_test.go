@@ -1,10 +1,12 @@
 package tests
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +45,45 @@ send($s, "STATUS=warming up\nREADY=1", 0, pack_sockaddr_un($ENV{NOTIFY_SOCKET}))
 print "sent\n";
 sleep 1;`
 
+// leaderPID checks nspawn's first message to its service manager, as
+// systemd-nspawn words it (with READY=1 at its end when ready), and
+// returns the leader it names.
+func leaderPID(t *testing.T, msg string, ready bool) int {
+	t.Helper()
+	want := "STATUS=Container running.\nX_NSPAWN_LEADER_PID="
+	rest, ok := strings.CutPrefix(msg, want)
+	if ready {
+		rest, ok = strings.CutSuffix(rest, "\nREADY=1")
+	}
+	pid, err := strconv.Atoi(rest)
+	if !ok || err != nil {
+		t.Fatalf("service manager got %q, want %q + PID (ready %v)", msg, want, ready)
+	}
+	return pid
+}
+
+// checkLeader checks that pid, named by X_NSPAWN_LEADER_PID=, is a
+// running container's PID 1: PID 1 of a PID namespace of its own.
+func checkLeader(t *testing.T, pid int) {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err != nil || ns == mustReadlink(t, "/proc/self/ns/pid") || !strings.Contains(string(status), "\nNSpid:\t"+strconv.Itoa(pid)+"\t1\n") {
+		t.Errorf("X_NSPAWN_LEADER_PID=%d is not a container's PID 1 (%v):\n%s", pid, err, status)
+	}
+}
+
+func mustReadlink(t *testing.T, path string) string {
+	t.Helper()
+	s, err := os.Readlink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestNotifyReadyYes: with --notify-ready=yes, READY=1 reaches nspawn's
-// own service manager only once the payload has sent it; STATUS= too.
+// own service manager only once the payload has sent it; its STATUS=
+// too, in systemd-nspawn's words.
 func TestNotifyReadyYes(t *testing.T) {
 	before := snapshotHost(t)
 	conn, path := notifyListener(t)
@@ -55,13 +94,13 @@ func TestNotifyReadyYes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
+	checkLeader(t, leaderPID(t, receive(conn, 20*time.Second), false))
 	if msg := receive(conn, 500*time.Millisecond); msg != "" {
 		t.Fatalf("got %q before the payload said anything", msg)
 	}
 	stdin.Write([]byte("go\n"))
-	msg := receive(conn, 20*time.Second)
-	if !strings.Contains(msg, "READY=1") || !strings.Contains(msg, "STATUS=warming up") {
-		t.Fatalf("service manager got %q, want READY=1 and STATUS=", msg)
+	if msg := receive(conn, 20*time.Second); msg != "STATUS=Container running: warming up\nREADY=1" {
+		t.Fatalf("service manager got %q, want the payload's STATUS= and READY=1", msg)
 	}
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
@@ -83,9 +122,7 @@ func TestNotifyReadyNo(t *testing.T) {
 	if string(out) != "/run/host/notify\nnspawn\n" {
 		t.Errorf("inside: %q", out)
 	}
-	if msg := receive(conn, 5*time.Second); msg != "READY=1" {
-		t.Errorf("service manager got %q, want READY=1", msg)
-	}
+	leaderPID(t, receive(conn, 5*time.Second), true)
 	if r := run(t, "", "-q", "--notify-ready=maybe", "-D", busyboxTree, "true"); r.status != 1 {
 		t.Errorf("--notify-ready=maybe: status %d", r.status)
 	} else {

@@ -87,6 +87,36 @@ func TestSystemdRegistration(t *testing.T) {
 		until("cgroup gone", "! test -e /sys/fs/cgroup/machine.slice/machine-inner4.scope")
 	})
 
+	// nspawn is its scope's Controller=: a stop of the scope (systemctl
+	// stop, machinectl terminate, the host shutting down) reaches nspawn
+	// as systemd's RequestStop, and nspawn stops the container as on its
+	// own SIGTERM, as systemd-nspawn does: here the payload, which
+	// catches SIGTERM, exits 7, and nspawn with it. Both scopes: the one
+	// machined makes and nspawn's own (--register=no).
+	for _, tc := range []struct{ name, args, scope string }{
+		{"inner6", "", "machine-inner6.scope"},
+		{"inner7", "--register=no", "inner7.scope"},
+	} {
+		t.Run("stop request "+tc.scope, func(t *testing.T) {
+			sh("systemd-run -q --unit=nest-" + tc.name + " -p RemainAfterExit=yes nspawn -D /srv/bb -M " + tc.name + " " + tc.args +
+				` sh -c 'trap "exit 7" TERM; while :; do sleep 0.1; done'`)
+			until("scope", "systemctl is-active -q "+tc.scope)
+			if got := sh("systemctl show -P Controller " + tc.scope); !strings.HasPrefix(got, ":") {
+				t.Errorf("%s: Controller=%q, want nspawn's bus name", tc.scope, got)
+			}
+			sh("systemctl stop " + tc.scope)
+			until("nspawn exited", "systemctl show -P ExecMainCode nest-"+tc.name+" | grep -qx 1")
+			if got := strings.TrimSpace(sh("systemctl show -P ExecMainStatus nest-" + tc.name)); got != "7" {
+				t.Errorf("nspawn exited %s, want the payload's 7", got)
+			}
+			if log := sh("journalctl -q -o cat -u nest-" + tc.name); !strings.Contains(log, "Container termination requested. Attempting to halt container.") {
+				t.Errorf("nspawn did not take the stop request:\n%s", log)
+			}
+			sh("systemctl stop nest-" + tc.name)
+			until("scope gone", "systemctl show "+tc.scope+" -p LoadState | grep -q not-found")
+		})
+	}
+
 	t.Run("bad property", func(t *testing.T) {
 		out, err := b.inside(t, "nspawn", "-q", "-D", "/srv/bb", "-M", "inner5", "--property=Bogus=1", "true")
 		if err == nil || !strings.HasPrefix(out, "nspawn: --property=Bogus=1: ") {

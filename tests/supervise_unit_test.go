@@ -212,6 +212,7 @@ func TestNotifyReadyAsPID2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
+	leaderPID(t, receive(conn, 20*time.Second), false)
 	if msg := receive(conn, 500*time.Millisecond); msg != "" {
 		t.Fatalf("got %q before the payload said anything", msg)
 	}
