@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -157,14 +158,25 @@ func (m *machinectlCase) want(what string, got, want map[string]string) {
 // machined took to list it.
 func (m *machinectlCase) start() time.Duration {
 	m.t.Helper()
-	began := time.Now()
-	if out, err := m.b.sh(m.t, m.r.start+" 2>&1"); err != nil {
-		m.t.Fatalf("%s: %v\n%s", m.r.start, err, out)
-	}
-	m.until("registered", "machinectl list --no-legend | grep -q '^inner '")
-	registered := time.Since(began)
+	registered := m.timed(m.r.start, "machinectl list --no-legend | grep -q '^inner '")
 	m.booted()
 	return registered
+}
+
+// timed runs the shell command cmd in the booted tree and returns how
+// long until the condition cond held after it began, polled every 10 ms
+// in the same shell (a nsenter per poll would be most of the time).
+func (m *machinectlCase) timed(cmd, cond string) time.Duration {
+	m.t.Helper()
+	out, err := m.b.sh(m.t, `began=$(date +%s%N)
+		`+cmd+` >&2 || exit
+		for i in $(seq 6000); do if `+cond+`; then echo $(( $(date +%s%N) - began )); exit; fi; sleep 0.01; done
+		exit 1`)
+	ns, perr := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil || perr != nil {
+		m.t.Fatalf("%s: %s, then %s within a minute: %v\n%s", m.r.name, cmd, cond, err, out)
+	}
+	return time.Duration(ns)
 }
 
 // booted waits for inner's own systemd to have finished starting up.
@@ -184,13 +196,22 @@ func (m *machinectlCase) leader() string {
 	return leader
 }
 
-// list: the machine's row, class container, its service.
+// list: the machine's row, class container, its service, and with a
+// network of its own the addresses machined reads in its namespace (here
+// one from TEST-NET-1, put on host0 inside).
 func (m *machinectlCase) list() {
 	m.t.Helper()
+	address := "-"
+	if !m.r.scope {
+		address = "192.0.2.2"
+		if out, err := m.b.sh(m.t, "nsenter -t "+m.leader()+" -n ip addr add "+address+"/24 dev host0 2>&1"); err != nil {
+			m.t.Errorf("%s: an address on host0: %v\n%s", m.r.name, err, out)
+		}
+	}
 	out := m.sh("machinectl list --no-legend --no-pager")
 	f := strings.Fields(out)
-	if len(f) < 3 || f[0] != "inner" || f[1] != "container" || f[2] != m.r.service {
-		m.t.Errorf("%s: machinectl list: %q, want inner container %s", m.r.name, out, m.r.service)
+	if len(f) < 6 || f[0] != "inner" || f[1] != "container" || f[2] != m.r.service || f[len(f)-1] != address {
+		m.t.Errorf("%s: machinectl list: %q, want inner container %s ... %s", m.r.name, out, m.r.service, address)
 	}
 	m.t.Logf("%s: machinectl list: %s", m.r.name, strings.TrimSpace(out))
 }
@@ -214,6 +235,15 @@ func (m *machinectlCase) status() map[string]bool {
 	for _, want := range []string{"Leader: " + leader + " (systemd)", "Root: /var/lib/machines/inner", "Unit: " + m.r.unit, "Service: " + m.r.service + "; class container"} {
 		if !strings.Contains(out, want) {
 			m.t.Errorf("%s: machinectl status lacks %q:\n%s", m.r.name, want, out)
+		}
+	}
+	if m.r.scope {
+		// nspawn is the scope's Controller: systemd asks it, by its bus
+		// name, to stop the container (RequestStop).
+		controller := properties(m.sh("systemctl show machine-inner.scope -p Controller"))["Controller"]
+		owner := properties(m.sh("busctl status --no-pager " + controller + " | grep ^PID="))["PID"]
+		if main := properties(m.sh("systemctl show run-inner -p MainPID"))["MainPID"]; controller == "" || owner != main {
+			m.t.Errorf("%s: machine-inner.scope's Controller=%q is owned by PID %q, not nspawn (%s)", m.r.name, controller, owner, main)
 		}
 	}
 	// The container's systemd is in the unit's cgroup tree.
@@ -292,12 +322,9 @@ func (m *machinectlCase) terminate() {
 // long until the machine and its unit were gone.
 func (m *machinectlCase) poweroff() time.Duration {
 	m.t.Helper()
-	began := time.Now()
-	if out, err := m.b.sh(m.t, "machinectl poweroff inner 2>&1"); err != nil {
-		m.t.Fatalf("%s: machinectl poweroff: %v\n%s", m.r.name, err, out)
-	}
+	gone := m.timed("machinectl poweroff inner", "! machinectl list --no-legend | grep -q '^inner '")
 	m.ended("poweroff")
-	return time.Since(began)
+	return gone
 }
 
 // ended waits for inner to be gone after verb, nspawn exited 0, and
