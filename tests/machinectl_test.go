@@ -343,6 +343,7 @@ func (m *machinectlCase) ended(verb string) {
 		m.until(verb+": unit inactive", "! systemctl is-active -q "+m.r.unit)
 		m.want(verb, properties(m.sh("systemctl show "+m.r.unit+" -p ActiveState -p Result -p ExecMainStatus")),
 			map[string]string{"ActiveState": "inactive", "Result": "success", "ExecMainStatus": "0"})
+		m.until(verb+": veth gone", "! ip link show ve-inner >/dev/null 2>&1")
 	}
 	m.until(verb+": cgroup gone", "! test -e '"+m.r.cgroup()+"'")
 }
