@@ -173,44 +173,7 @@ func TestUnitTemplate(t *testing.T) {
 		t.Helper()
 		b.until(t, what, cond, 60*time.Second, "systemctl status --no-pager -n 30 'nspawn@inner' 'systemd-nspawn@inner'")
 	}
-	// The unit as make install writes it, for a binary in /usr/local/bin.
-	install := `sed 's|@BINDIR@|/usr/local/bin|g' /srv/units/nspawn@.service > /etc/systemd/system/nspawn@.service`
-	help, _ := exec.Command(nspawnBin, "--help").Output()
-	settings := strings.Contains(string(help), "--settings")
-	if !settings {
-		// Until --settings is merged in (issue 18's settings files), the
-		// unit's line runs without it.
-		t.Log("nspawn has no --settings yet: the unit runs without --settings=override")
-		install += ` && sed -i 's| --settings=override||' /etc/systemd/system/nspawn@.service`
-	}
-	// Nested, -U cannot work for either: a user namespace in a container
-	// whose /proc has masks over it may mount no proc of its own (the
-	// kernel's mount_too_revealing()), so systemd-nspawn@ fails there
-	// with "Failed to mount proc". Both units run without it, through the
-	// same drop-in.
-	t.Log("nested: both units run without -U (no proc can be mounted in a nested user namespace)")
-	for unit, bin := range map[string]string{"nspawn@": "/usr/local/bin/nspawn", "systemd-nspawn@": "systemd-nspawn"} {
-		line := bin + " --quiet --keep-unit --boot --link-journal=try-guest --network-veth --settings=override --machine=%i"
-		if unit == "nspawn@" && !settings {
-			line = strings.Replace(line, " --settings=override", "", 1)
-		}
-		if unit == "nspawn@" {
-			// networkd 252 has no io.systemd.Network Varlink socket, which
-			// nspawn takes as the sign of a networkd, so it configures the
-			// veth itself and fails writing the outer container's
-			// read-only /proc/sys (".../ve-inner/forwarding: read-only file
-			// system"); left to networkd as systemd-nspawn leaves it.
-			line = strings.Replace(line, " --network-veth", " --network-veth --network-configure=networkd", 1)
-		}
-		dir := "/etc/systemd/system/" + unit + ".service.d"
-		install += " && mkdir -p " + dir + " && printf '[Service]\\nExecStart=\\nExecStart=%s\\n' '" + line + "' > " + dir + "/nested.conf"
-	}
-	// systemd-networkd configures the veths, as on a host that runs
-	// these units.
-	install += " && systemctl start systemd-networkd"
-	if out, err := sh(install + " && systemctl daemon-reload 2>&1"); err != nil {
-		t.Fatalf("installing the unit: %v\n%s", err, out)
-	}
+	installUnits(t, b)
 
 	for _, unit := range []string{"nspawn@inner", "systemd-nspawn@inner"} {
 		t.Run(unit, func(t *testing.T) {
@@ -337,4 +300,40 @@ func median(xs []int) int {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// installUnits installs, in the booted tree b (our binary bound at
+// /usr/local/bin/nspawn, the repository's units/ at /srv/units), the
+// nspawn@.service make install writes, and drop-ins that run both
+// nspawn@ and systemd-nspawn@ as they can run nested; it starts
+// systemd-networkd for their veths.
+func installUnits(t *testing.T, b *booted) {
+	t.Helper()
+	// The unit as make install writes it, for a binary in /usr/local/bin.
+	install := `sed 's|@BINDIR@|/usr/local/bin|g' /srv/units/nspawn@.service > /etc/systemd/system/nspawn@.service`
+	// Nested, -U cannot work for either: a user namespace in a container
+	// whose /proc has masks over it may mount no proc of its own (the
+	// kernel's mount_too_revealing()), so systemd-nspawn@ fails there
+	// with "Failed to mount proc". Both units run without it, through the
+	// same drop-in.
+	t.Log("nested: both units run without -U (no proc can be mounted in a nested user namespace)")
+	for unit, bin := range map[string]string{"nspawn@": "/usr/local/bin/nspawn", "systemd-nspawn@": "systemd-nspawn"} {
+		line := bin + " --quiet --keep-unit --boot --link-journal=try-guest --network-veth --settings=override --machine=%i"
+		if unit == "nspawn@" {
+			// networkd 252 has no io.systemd.Network Varlink socket, which
+			// nspawn takes as the sign of a networkd, so it configures the
+			// veth itself and fails writing the outer container's
+			// read-only /proc/sys (".../ve-inner/forwarding: read-only file
+			// system"); left to networkd as systemd-nspawn leaves it.
+			line = strings.Replace(line, " --network-veth", " --network-veth --network-configure=networkd", 1)
+		}
+		dir := "/etc/systemd/system/" + unit + ".service.d"
+		install += " && mkdir -p " + dir + " && printf '[Service]\\nExecStart=\\nExecStart=%s\\n' '" + line + "' > " + dir + "/nested.conf"
+	}
+	// systemd-networkd configures the veths, as on a host that runs
+	// these units.
+	install += " && systemctl start systemd-networkd"
+	if out, err := b.sh(t, install+" && systemctl daemon-reload 2>&1"); err != nil {
+		t.Fatalf("installing the unit: %v\n%s", err, out)
+	}
 }
