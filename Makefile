@@ -10,8 +10,9 @@ SOURCES  := $(shell find . -name '*.go' -not -path './tests/*') go.mod go.sum
 # Debian packages the tests and benchmarks use: the attack program of the
 # security tests is built static against libc6-dev; trees are built from
 # busybox-static and debootstrap; systemd-nspawn and bwrap are compared with;
-# qemu boots the pure cgroup v2 kernel of test-v2.
-DEB_DEPS := libc6-dev busybox-static debootstrap systemd-container bubblewrap hyperfine iproute2 file tmux qemu-system-x86
+# qemu boots the pure cgroup v2 kernel of test-v2; zsh loads the zsh
+# completion in its test.
+DEB_DEPS := libc6-dev busybox-static debootstrap systemd-container bubblewrap hyperfine iproute2 file tmux qemu-system-x86 zsh
 
 # make install: PREFIX and DESTDIR as usual; SYSTEMD_NSPAWN_DIR, when set,
 # gets a systemd-nspawn symlink to the installed nspawn, for callers that
