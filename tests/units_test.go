@@ -268,6 +268,42 @@ done; done`
 	}
 	sh("rm /etc/systemd/nspawn/inner.nspawn")
 
+	// systemctl kill -s KILL ends the unit at once, as it ends
+	// systemd-nspawn@'s, with nothing left. A plain systemctl kill
+	// (SIGTERM to every process of the unit) reaches the guest's systemd
+	// too, which takes SIGTERM as "re-execute" and so may miss the
+	// poweroff nspawn asks for at the same moment: nspawn kills it after
+	// its grace period (systemd-nspawn@ was seen still running a minute
+	// later), so only ours is run that way.
+	results := map[string]string{}
+	for _, unit := range []string{"nspawn@inner", "systemd-nspawn@inner"} {
+		t.Run(unit+" kill", func(t *testing.T) {
+			kills := []string{"systemctl kill -s KILL " + unit}
+			if unit == "nspawn@inner" {
+				kills = append(kills, "systemctl kill "+unit)
+			}
+			for _, kill := range kills {
+				if out, err := sh("systemctl start " + unit); err != nil {
+					t.Fatalf("systemctl start %s: %v\n%s", unit, err, out)
+				}
+				b.until(t, "booted", "systemctl -M inner is-system-running 2>/dev/null | grep -Eq '^(running|degraded)$'", 60*time.Second, "")
+				start := time.Now()
+				sh(kill)
+				b.until(t, "ended", "! systemctl is-active -q "+unit, 60*time.Second, "systemctl status --no-pager "+unit)
+				until("unregistered", "! machinectl list --no-legend | grep -q '^inner '")
+				out, _ := sh("systemctl show -P Result " + unit + "; systemctl show -P ExecMainStatus " + unit)
+				t.Logf("%s: ended after %v: Result/status %s", kill, time.Since(start).Round(time.Millisecond), strings.Join(strings.Fields(out), " "))
+				if strings.Contains(kill, "KILL") {
+					results[unit] = strings.Join(strings.Fields(out), " ")
+				}
+				sh("systemctl reset-failed " + unit + " 2>/dev/null; true")
+			}
+		})
+	}
+	if results["nspawn@inner"] != results["systemd-nspawn@inner"] {
+		t.Errorf("after systemctl kill -s KILL: nspawn@inner Result/status %q, systemd-nspawn@inner %q", results["nspawn@inner"], results["systemd-nspawn@inner"])
+	}
+
 	// An instance name that is no machine name: the unit fails at once
 	// with nspawn's one line, as systemd-nspawn@ fails with its own.
 	t.Run("bad instance", func(t *testing.T) {
