@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/security"
 )
 
 // StubArg0 marks nspawn re-executed as the --as-pid2 stub init.
@@ -179,6 +181,23 @@ func runStubInit(status *os.File) error {
 	return stubInit(msg, status, sigs)
 }
 
+// payloadPrivileges sets, on the stub's locked thread that forks the
+// payload, what the child sets before a payload it execs itself: the
+// ambient capabilities of a root payload and no_new_privs. Both are a
+// thread's and pass to the forked payload; the stub never execs again,
+// so they change nothing for it.
+func payloadPrivileges(msg *childMessage) error {
+	if msg.User.UID == 0 && msg.AmbientCapabilities != 0 {
+		if err := security.RaiseAmbient(msg.AmbientCapabilities); err != nil {
+			return err
+		}
+	}
+	if msg.NoNewPrivileges {
+		return security.NoNewPrivileges()
+	}
+	return nil
+}
+
 // stubSignals subscribes to what the stub init forwards and reaps.
 func stubSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 16)
@@ -192,6 +211,9 @@ func stubSignals() chan os.Signal {
 // death by signal N). It never returns on success.
 // msg.Argv[0] is the payload's path, resolved by the child.
 func stubInit(msg *childMessage, status *os.File, sigs <-chan os.Signal) error {
+	if err := payloadPrivileges(msg); err != nil {
+		return err
+	}
 	u := msg.User
 	pid, err := syscall.ForkExec(msg.Argv[0], msg.payloadArgv(), &syscall.ProcAttr{
 		Dir:   msg.Chdir,
