@@ -18,7 +18,8 @@ const (
 	// open until the payload runs.
 	statusFD = 4
 	// lastPIDFD carries a writable ns_last_pid of the container's PID
-	// namespace into the stub init (--as-pid2 only; openLastPID).
+	// namespace into the stub init (--as-pid2 only, where nspawn has one:
+	// hostLastPID; passedLastPID tells it from a runtime fd).
 	lastPIDFD = 5
 )
 

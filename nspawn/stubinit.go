@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nspawn/nspawn/security"
 )
 
 // StubArg0 marks nspawn re-executed as the --as-pid2 stub init.
@@ -31,11 +33,10 @@ func execStubInit(msg *childMessage, path string, status *os.File) error {
 	if err != nil {
 		return fmt.Errorf("stub init: %w", err)
 	}
-	lastPID, err := openLastPID()
-	if err != nil {
-		return err
+	inherit := [][2]int{{int(pipe.r.Fd()), messageFD}, {statusFD, statusFD}}
+	if passedLastPID() {
+		inherit = append(inherit, [2]int{lastPIDFD, lastPIDFD})
 	}
-	inherit := [][2]int{{int(pipe.r.Fd()), messageFD}, {statusFD, statusFD}, {lastPID, lastPIDFD}}
 	for i := 0; i < msg.ListenFDs; i++ {
 		inherit = append(inherit, [2]int{listenFDsBase + i, listenFDsBase + i})
 	}
@@ -82,48 +83,66 @@ func sealedCopy() (string, error) {
 	return fmt.Sprintf("/proc/self/fd/%d", fd), nil
 }
 
-// openLastPID returns the ns_last_pid that nspawn opened for the stub
-// init on the host's /proc, as lastPIDFD: the container's /proc/sys is
-// read-only, and in its user namespace no fresh proc may be mounted. A
-// write sets the writer's own PID namespace, whichever proc it was opened
-// on. A nspawn that could not open it (a read-only host /proc/sys, in a
-// container of its own) leaves a fresh proc instance, never attached
-// anywhere, to try.
-func openLastPID() (int, error) {
-	if _, err := unix.FcntlInt(lastPIDFD, unix.F_GETFD, 0); err == nil {
-		return lastPIDFD, nil
-	}
-	fsfd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return -1, fmt.Errorf("open a proc instance: %w", err)
-	}
-	defer unix.Close(fsfd)
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return -1, fmt.Errorf("create a proc instance: %w", err)
-	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
-	if err != nil {
-		return -1, fmt.Errorf("mount a proc instance for ns_last_pid: %w", err)
-	}
-	defer unix.Close(mfd)
-	fd, err := unix.Openat(mfd, "sys/kernel/ns_last_pid", unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("open ns_last_pid: %w", err)
-	}
-	return fd, nil
-}
-
-// hostLastPID opens the host's ns_last_pid for an --as-pid2 child, or
-// returns -1, nothing to pass (see openLastPID).
+// hostLastPID opens a writable ns_last_pid for an --as-pid2 child, from
+// nspawn's side: the container's own /proc/sys is read-only (and locked
+// so in a user namespace), so the stub init could not open one there. A
+// write sets the writer's own PID namespace, whichever proc instance the
+// file was opened on, so nspawn's /proc does. Nested in a container,
+// that /proc/sys is read-only too (EROFS): a fresh proc instance, never
+// attached anywhere, has a writable one, and nspawn may make one wherever
+// it can mount the container's /proc at all (mount_too_revealing allows
+// neither outside the initial user namespace). It returns -1 when there
+// is none to pass, or without --as-pid2: nothing is opened then.
 func hostLastPID(asPID2 bool) int {
 	if !asPID2 {
 		return -1
 	}
 	fd, err := unix.Open("/proc/sys/kernel/ns_last_pid", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		return fd
+	}
+	fd, err = freshProcLastPID()
 	if err != nil {
+		// The stub init then forks the payload where it falls (see
+		// runStubInit); nothing fails over a PID number.
 		return -1
 	}
 	return fd
+}
+
+// freshProcLastPID opens ns_last_pid on a proc instance of nspawn's own
+// PID namespace that is mounted nowhere: the mount is gone once the file
+// is open, which keeps it alive.
+func freshProcLastPID() (int, error) {
+	fsfd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, err
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(mfd)
+	return unix.Openat(mfd, "sys/kernel/ns_last_pid", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+}
+
+// passedLastPID reports whether lastPIDFD holds the ns_last_pid nspawn
+// passed: a proc file open for writing. Whether fd 5 is merely open says
+// nothing: when nspawn passed none, the Go runtime of the child or the
+// stub init takes the free number for its own files (netpoll's eventfd,
+// the cgroup CPU limit it rereads), and writing "1" there failed the
+// start with EINVAL or EBADF; nested in a container, that was every -a.
+func passedLastPID() bool {
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(lastPIDFD, &fs); err != nil || fs.Type != unix.PROC_SUPER_MAGIC {
+		return false
+	}
+	flags, err := unix.FcntlInt(lastPIDFD, unix.F_GETFL, 0)
+	return err == nil && flags&unix.O_ACCMODE == unix.O_WRONLY
 }
 
 // inheritAs makes fd available as target across exec.
@@ -149,12 +168,34 @@ func runStubInit(status *os.File) error {
 	// Everything that could start a runtime thread happens first: a thread
 	// created between the ns_last_pid write and the fork would take PID 2.
 	sigs := stubSignals()
-	// The next PID the kernel hands out in this namespace is 2.
-	if _, err := unix.Write(lastPIDFD, []byte("1")); err != nil {
-		return fmt.Errorf("set ns_last_pid: %w", err)
+	// The next PID the kernel hands out in this namespace is 2. Where that
+	// cannot be (no ns_last_pid reached us, or the write is refused: it
+	// needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over the namespace's
+	// user namespace, which --drop-capability may have taken), the payload
+	// takes the next free PID, above the stub's threads: it still runs,
+	// as under systemd-nspawn a PID number is no reason to fail.
+	if passedLastPID() {
+		unix.Write(lastPIDFD, []byte("1"))
+		unix.Close(lastPIDFD)
 	}
-	unix.Close(lastPIDFD)
 	return stubInit(msg, status, sigs)
+}
+
+// payloadPrivileges sets, on the stub's locked thread that forks the
+// payload, what the child sets before a payload it execs itself: the
+// ambient capabilities of a root payload and no_new_privs. Both are a
+// thread's and pass to the forked payload; the stub never execs again,
+// so they change nothing for it.
+func payloadPrivileges(msg *childMessage) error {
+	if msg.User.UID == 0 && msg.AmbientCapabilities != 0 {
+		if err := security.RaiseAmbient(msg.AmbientCapabilities); err != nil {
+			return err
+		}
+	}
+	if msg.NoNewPrivileges {
+		return security.NoNewPrivileges()
+	}
+	return nil
 }
 
 // stubSignals subscribes to what the stub init forwards and reaps.
@@ -170,6 +211,9 @@ func stubSignals() chan os.Signal {
 // death by signal N). It never returns on success.
 // msg.Argv[0] is the payload's path, resolved by the child.
 func stubInit(msg *childMessage, status *os.File, sigs <-chan os.Signal) error {
+	if err := payloadPrivileges(msg); err != nil {
+		return err
+	}
 	u := msg.User
 	pid, err := syscall.ForkExec(msg.Argv[0], msg.payloadArgv(), &syscall.ProcAttr{
 		Dir:   msg.Chdir,
