@@ -2,7 +2,6 @@ package tests
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,17 +59,7 @@ func (r machinectlRun) cgroup() string {
 // poweroff end it cleanly, leaving no machine, unit or cgroup.
 func TestMachinectl(t *testing.T) {
 	before := snapshotHost(t)
-	inner := systemdTree(t)
-	units, err := filepath.Abs("../units")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := bootSystemd(t, systemdTree(t), "-M", "sd-mctl", "--private-users=no",
-		"--bind-ro="+nspawnBin+":/usr/local/bin/nspawn", "--bind="+inner+":/var/lib/machines/inner",
-		"--bind-ro="+units+":/srv/units")
-	b.waitReady(t)
-	b.waitRunning(t)
-	installUnits(t, b)
+	b := bootUnitsHost(t, "sd-mctl")
 
 	// The lines of `machinectl status` each run shows, by key, to name
 	// where ours differs from systemd-nspawn's.

@@ -158,22 +158,12 @@ func TestMakeInstall(t *testing.T) {
 // times beside each other.
 func TestUnitTemplate(t *testing.T) {
 	before := snapshotHost(t)
-	inner := systemdTree(t)
-	units, err := filepath.Abs("../units")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := bootSystemd(t, systemdTree(t), "-M", "sd-units", "--private-users=no",
-		"--bind-ro="+nspawnBin+":/usr/local/bin/nspawn", "--bind="+inner+":/var/lib/machines/inner",
-		"--bind-ro="+units+":/srv/units")
-	b.waitReady(t)
-	b.waitRunning(t)
+	b := bootUnitsHost(t, "sd-units")
 	sh := func(script string) (string, error) { return b.sh(t, script) }
 	until := func(what, cond string) {
 		t.Helper()
 		b.until(t, what, cond, 60*time.Second, "systemctl status --no-pager -n 30 'nspawn@inner' 'systemd-nspawn@inner'")
 	}
-	installUnits(t, b)
 
 	for _, unit := range []string{"nspawn@inner", "systemd-nspawn@inner"} {
 		t.Run(unit, func(t *testing.T) {
@@ -338,6 +328,25 @@ func median(xs []int) int {
 	return s[len(s)/2]
 }
 
+// bootUnitsHost boots the systemd tree as the host of nested units,
+// machine name machine: our binary bound at /usr/local/bin/nspawn, a
+// second systemd tree at /var/lib/machines/inner, the units installed
+// (installUnits); it returns once the tree's systemd is up.
+func bootUnitsHost(t *testing.T, machine string) *booted {
+	t.Helper()
+	units, err := filepath.Abs("../units")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bootSystemd(t, systemdTree(t), "-M", machine, "--private-users=no",
+		"--bind-ro="+nspawnBin+":/usr/local/bin/nspawn", "--bind="+systemdTree(t)+":/var/lib/machines/inner",
+		"--bind-ro="+units+":/srv/units")
+	b.waitReady(t)
+	b.waitRunning(t)
+	installUnits(t, b)
+	return b
+}
+
 // installUnits installs, in the booted tree b (our binary bound at
 // /usr/local/bin/nspawn, the repository's units/ at /srv/units), the
 // nspawn@.service make install writes, and drop-ins that run both
@@ -355,19 +364,12 @@ func installUnits(t *testing.T, b *booted) {
 	t.Log("nested: both units run without -U (no proc can be mounted in a nested user namespace)")
 	for unit, bin := range map[string]string{"nspawn@": "/usr/local/bin/nspawn", "systemd-nspawn@": "systemd-nspawn"} {
 		line := bin + " --quiet --keep-unit --boot --link-journal=try-guest --network-veth --settings=override --machine=%i"
-		if unit == "nspawn@" {
-			// networkd 252 has no io.systemd.Network Varlink socket, which
-			// nspawn takes as the sign of a networkd, so it configures the
-			// veth itself and fails writing the outer container's
-			// read-only /proc/sys (".../ve-inner/forwarding: read-only file
-			// system"); left to networkd as systemd-nspawn leaves it.
-			line = strings.Replace(line, " --network-veth", " --network-veth --network-configure=networkd", 1)
-		}
 		dir := "/etc/systemd/system/" + unit + ".service.d"
 		install += " && mkdir -p " + dir + " && printf '[Service]\\nExecStart=\\nExecStart=%s\\n' '" + line + "' > " + dir + "/nested.conf"
 	}
 	// systemd-networkd configures the veths, as on a host that runs
-	// these units.
+	// these units: nspawn sees it run and leaves them to it
+	// (--network-configure=auto), as systemd-nspawn does.
 	install += " && systemctl start systemd-networkd"
 	if out, err := b.sh(t, install+" && systemctl daemon-reload 2>&1"); err != nil {
 		t.Fatalf("installing the unit: %v\n%s", err, out)
