@@ -220,6 +220,9 @@ func removeLeftover(dir string, l Layout, path string, owned bool) error {
 // mark marks dir as a cgroup nspawn made (markXattr).
 func mark(dir string) error {
 	if err := unix.Setxattr(dir, markXattr, []byte("1"), 0); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("mark cgroup %s as nspawn's: %w: nspawn runs in a container with a user namespace of its own, where no trusted.* attribute can be set; start that container with --private-users=no", dir, err)
+		}
 		return fmt.Errorf("mark cgroup %s as nspawn's: %w", dir, err)
 	}
 	return nil

@@ -3,7 +3,9 @@ package mounts
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,6 +50,16 @@ var ErrNoProcPIDNS = errors.New("this kernel's proc takes no pidns= option")
 // moved into the tree: a move into the tree's shared mount propagates the
 // whole tree into the container's namespace at once.
 func (k KernelFS) Mount(root string, pid int) error {
+	err := k.mount(root, pid)
+	if errors.Is(err, unix.EPERM) && inUserNamespace() {
+		// mount_too_revealing(): the masks over the outer container's
+		// /proc and /sys, which its user namespace may not undo.
+		return fmt.Errorf("%w: nspawn runs in a container with a user namespace of its own, where the kernel mounts no fresh %s; start that container with --private-users=no", err, k.FSType)
+	}
+	return err
+}
+
+func (k KernelFS) mount(root string, pid int) error {
 	if k.FSType == "sysfs" && pid != 0 {
 		// sysfs takes its network namespace when it is opened.
 		if err := JoinNamespace(pid, "net", unix.CLONE_NEWNET); err != nil {
@@ -102,6 +114,13 @@ func (k KernelFS) Mount(root string, pid int) error {
 		return fmt.Errorf("mount %s on %s: %w", k.FSType, k.Target, err)
 	}
 	return nil
+}
+
+// inUserNamespace tells whether nspawn itself runs in a user namespace
+// other than the host's, whose uid_map maps every ID onto itself.
+func inUserNamespace() bool {
+	data, err := os.ReadFile("/proc/self/uid_map")
+	return err == nil && strings.Join(strings.Fields(string(data)), " ") != "0 0 4294967295"
 }
 
 // mask hides path: a directory under an empty read-only tmpfs, a file

@@ -122,3 +122,27 @@ func TestStubInitPrivileges(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// TestNestedInUserNamespace: nested in a container of ours with its
+// default user namespace, the kernel mounts no fresh proc for the inner
+// nspawn, and trusted.* (the mark on a --keep-unit payload cgroup) is
+// not the inner root's to set: each ends in one line that names the way
+// out, --private-users=no on the outer container.
+func TestNestedInUserNamespace(t *testing.T) {
+	before := snapshotHost(t)
+	for _, args := range [][]string{{}, {"--keep-unit"}} {
+		inner := append([]string{"/usr/local/bin/nspawn", "-q", "-D", "/srv/bb", "--read-only"}, args...)
+		cmd := exec.Command(nspawnBin, append([]string{"-q", "-D", copyTree(t, busyboxTree), "--register=no",
+			"--bind-ro=" + nspawnBin + ":/usr/local/bin/nspawn", "--bind-ro=" + busyboxTree + ":/srv/bb"}, append(inner, "true")...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		cmd.Run()
+		if status := exitStatus(cmd.ProcessState); status != 1 {
+			t.Errorf("%v nested: status %d, want 1; stderr %q", args, status, stderr.String())
+		}
+		if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "nspawn: ") || !strings.HasSuffix(lines[0], "start that container with --private-users=no") {
+			t.Errorf("%v nested: stderr %q, want one line naming --private-users=no", args, stderr.String())
+		}
+	}
+	checkNoLeaks(t, before)
+}
