@@ -127,6 +127,14 @@ func (c *CgroupPlan) lateJoin() bool {
 	return c.Spec.JoinsV1()
 }
 
+// admitsAfterPivot tells whether the container is admitted by a
+// conversation with systemd (its scope, machined's registration), which
+// waits until the child stands in the tree (childMessage.AwaitAdmission);
+// joining cgroups nspawn made itself happens before the child starts.
+func (c *CgroupPlan) admitsAfterPivot() bool {
+	return c.Spec.Layout.Unified != "" && c.Systemd && (c.Register || !c.KeepUnit)
+}
+
 // statsMode checks --stats.
 func statsMode(s string) (string, error) {
 	switch {

@@ -66,13 +66,6 @@ func setupAndExec(status *os.File) error {
 		return err
 	}
 	out := newReporter(msg.Quiet)
-	if msg.LateCgroupNS {
-		// nspawn has moved this process into its cgroups by now: the
-		// namespace is rooted there.
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return fmt.Errorf("cgroup namespace: %w", err)
-		}
-	}
 
 	// Modes come from the plan, not from whatever umask nspawn inherited.
 	unix.Umask(0)
@@ -81,6 +74,22 @@ func setupAndExec(status *os.File) error {
 	}
 	if err := mounts.PivotRoot(); err != nil {
 		return err
+	}
+	if msg.AwaitAdmission {
+		// Registered only now, standing in the tree: machined and
+		// everything that asks it (systemctl -M, machinectl shell)
+		// enter the leader's namespaces, where until the pivot the
+		// host's files were, bus sockets and all.
+		if err := reportPivoted(status); err != nil {
+			return err
+		}
+	}
+	if msg.LateCgroupNS {
+		// nspawn has moved this process into its cgroups by now: the
+		// namespace is rooted there. Before any cgroup is mounted.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("cgroup namespace: %w", err)
+		}
 	}
 	if _, err := mounts.Apply("/", msg.Mounts); err != nil {
 		return err

@@ -24,7 +24,11 @@ type childMessage struct {
 	UUID     string
 	// LateCgroupNS: enter the cgroup namespace once nspawn has put the
 	// child in its cgroups (Plan.LateCgroupNS).
-	LateCgroupNS   bool
+	LateCgroupNS bool
+	// AwaitAdmission: nspawn registers the container with systemd only
+	// once the child stands in the tree (reportPivoted), and tells it
+	// when that is done (sendAdmitted); the child waits there.
+	AwaitAdmission bool
 	PrivateNetwork bool
 	// Mounts are mounts.Phases.Child; Files mounts.Phases.Files.
 	Mounts              []mounts.Step
@@ -52,7 +56,7 @@ type childMessage struct {
 func (p *Plan) message(seccomp []unix.SockFilter) *childMessage {
 	return &childMessage{
 		Hostname: p.Hostname, UUID: p.UUID,
-		LateCgroupNS: p.LateCgroupNS, PrivateNetwork: p.Network.Private,
+		LateCgroupNS: p.LateCgroupNS, AwaitAdmission: p.Cgroup.admitsAfterPivot(), PrivateNetwork: p.Network.Private,
 		Mounts: p.Mounts.Child, Files: p.Mounts.Files,
 		Capabilities: p.Capabilities, AmbientCapabilities: p.AmbientCapabilities,
 		NoNewPrivileges: p.NoNewPrivileges, Seccomp: seccomp,
@@ -68,6 +72,7 @@ func (m *childMessage) MarshalBinary() ([]byte, error) {
 	w.Str(m.Hostname)
 	w.Str(m.UUID)
 	w.Flag(m.LateCgroupNS)
+	w.Flag(m.AwaitAdmission)
 	w.Flag(m.PrivateNetwork)
 	mounts.AppendSteps(w, m.Mounts)
 	mounts.AppendSteps(w, m.Files)
@@ -93,6 +98,7 @@ func (m *childMessage) UnmarshalBinary(b []byte) error {
 	m.Hostname = r.Str()
 	m.UUID = r.Str()
 	m.LateCgroupNS = r.Flag()
+	m.AwaitAdmission = r.Flag()
 	m.PrivateNetwork = r.Flag()
 	m.Mounts = mounts.ReadSteps(r)
 	m.Files = mounts.ReadSteps(r)

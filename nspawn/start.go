@@ -69,8 +69,9 @@ func (c *container) start() error {
 		c.subscribeSignals, // before the child exists, so no stop is lost
 		c.linkJournal,      // --link-journal's host side
 		c.startChild,       // the tree, the clone, /proc and /sys
-		c.admit,            // systemd's scope; the cgroups cloning missed
+		c.admit,            // the cgroups cloning missed
 		c.sendMessage,      // the child's go-ahead
+		c.register,         // systemd's scope and machined, once the child is in the tree
 		c.connectNetwork,   // the links, made while the child sets up; it waits for them
 	} {
 		if err := phase(); err != nil {
@@ -136,7 +137,25 @@ func (c *container) subscribeSignals() error {
 // admit puts the child, which waits for its message, into the cgroups it
 // could not be cloned into.
 func (c *container) admit() error {
+	if c.plan.Cgroup.admitsAfterPivot() {
+		return nil // register does
+	}
 	return c.cg.admit(c.plan, c.ids, c.out, c.pid, c.awaitHostVeth)
+}
+
+// register admits the child where systemd does it, over D-Bus, once the
+// child reports it stands in the tree: machined, and whoever asks it
+// about the leader, must find the container's files there, not the
+// host's. The child waits for the word. A child that failed before is
+// left to awaitPayload, which reads its report.
+func (c *container) register() error {
+	if !c.plan.Cgroup.admitsAfterPivot() || !awaitPivoted(c.status) {
+		return nil
+	}
+	if err := c.cg.admit(c.plan, c.ids, c.out, c.pid, c.awaitHostVeth); err != nil {
+		return err
+	}
+	return sendAdmitted(c.status)
 }
 
 func (c *container) sendMessage() error {

@@ -17,6 +17,10 @@ const (
 	// msgNetwork goes the other way, nspawn to child: the links are
 	// there, then the resolv.conf to show ("" for the tree's).
 	msgNetwork = 'L'
+	// msgPivoted: the child stands in the tree, its root; msgAdmitted,
+	// nspawn to child: it is in its cgroups and registered.
+	msgPivoted  = 'P'
+	msgAdmitted = 'A'
 )
 
 // statusPair makes the parent's and the child's ends.
@@ -97,6 +101,54 @@ func parentAlive(sock *os.File) bool {
 	fds := []unix.PollFd{{Fd: int32(sock.Fd()), Events: unix.POLLIN}}
 	n, err := unix.Poll(fds, 0)
 	return err == nil && (n == 0 || fds[0].Revents&(unix.POLLHUP|unix.POLLERR) == 0)
+}
+
+// reportPivoted tells nspawn the child stands in the tree, and waits for
+// its admission (sendAdmitted); an empty read is nspawn gone.
+func reportPivoted(sock *os.File) error {
+	if err := unix.Sendmsg(int(sock.Fd()), []byte{msgPivoted}, nil, nil, 0); err != nil {
+		return fmt.Errorf("tell nspawn the container stands in its tree: %w", err)
+	}
+	buf := make([]byte, 1)
+	for {
+		n, _, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for the container's registration: %w", err)
+		}
+		if n == 0 || buf[0] != msgAdmitted {
+			return fmt.Errorf("wait for the container's registration: nspawn went away")
+		}
+		return nil
+	}
+}
+
+// awaitPivoted waits, in nspawn, for the child's reportPivoted and
+// consumes it; false when the child reported anything else (a setup
+// failure, or its end), which is left to readStatus.
+func awaitPivoted(sock *os.File) bool {
+	buf := make([]byte, 1)
+	for {
+		n, _, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, nil, unix.MSG_PEEK)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 || buf[0] != msgPivoted {
+			return false
+		}
+		unix.Recvmsg(int(sock.Fd()), buf, nil, 0)
+		return true
+	}
+}
+
+// sendAdmitted tells the child it is in its cgroups and registered.
+func sendAdmitted(sock *os.File) error {
+	if err := unix.Sendmsg(int(sock.Fd()), []byte{msgAdmitted}, nil, nil, 0); err != nil {
+		return fmt.Errorf("tell the container it is registered: %w", err)
+	}
+	return nil
 }
 
 // sendNetworkReady tells the child its links are made, with the

@@ -253,4 +253,13 @@ if "nspawn" in rate and "systemd-nspawn" in rate:
     print("console throughput ours/systemd-nspawn %.2f (higher is better)" % ratio)
 PY
 )"
+
+# systemd-nspawn 252 run with --keep-unit outside any unit (as above, on a
+# host without systemd) leaves the payload/ and supervisor/ cgroups it made
+# below the caller's own; they are empty once its containers are gone.
+cg=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+v2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+if [[ -n $v2 ]]; then
+    rmdir "$v2$cg/payload/init.scope" "$v2$cg/payload" "$v2$cg/supervisor" 2>/dev/null || true
+fi
 exit 0

@@ -87,6 +87,22 @@ func TestSystemdRegistration(t *testing.T) {
 		until("cgroup gone", "! test -e /sys/fs/cgroup/machine.slice/machine-inner4.scope")
 	})
 
+	// machined learns of the container only once its leader stands in
+	// the tree: machinectl, systemctl -M and machined itself enter the
+	// leader's namespaces, and must find the container's files there,
+	// never the host's (its bus socket, its os-release), however early
+	// they ask.
+	t.Run("registered in the tree", func(t *testing.T) {
+		out := sh(`systemd-run -q --unit=nest-root nspawn -q -D /srv/bb -M inner8 /bin/sleep 1000
+			i=0; until L=$(machinectl show --value -p Leader inner8 2>/dev/null); do i=$((i+1)); [ $i -lt 20000 ] || exit 1; done
+			stat -L -c %d:%i /proc/$L/root/ /srv/bb/`)
+		if f := strings.Fields(out); len(f) != 2 || f[0] != f[1] {
+			t.Errorf("the leader's root when machined first knew it, and the tree's: %q", out)
+		}
+		sh("systemctl stop nest-root")
+		until("scope gone", "systemctl show machine-inner8.scope -p LoadState | grep -q not-found")
+	})
+
 	// nspawn is its scope's Controller=: a stop of the scope (systemctl
 	// stop, machinectl terminate, the host shutting down) reaches nspawn
 	// as systemd's RequestStop, and nspawn stops the container as on its
