@@ -16,9 +16,11 @@
 //     pipe and status socket; the cgroup; the signals; the staging thread,
 //     which builds the tree in a mount namespace of its own and clones
 //     the child into its namespaces and cgroup (the mount phases of
-//     mounts.Phases around the clone); systemd's scope and the cgroups
-//     cloning could not reach; the child's message, its go-ahead.
-//  6. The child (child.go), inside: its own mounts, pivot_root, hostname,
+//     mounts.Phases around the clone); the cgroups cloning could not
+//     reach; the child's message, its go-ahead; systemd's scope and
+//     machined's registration, once the child reports it stands in the
+//     tree (it waits for the word); the links' word.
+//  6. The child (child.go), inside: pivot_root, its own mounts, hostname,
 //     console, /run/host, tree files, seccomp, capabilities, user, exec.
 //  7. supervise: the console relay, stop signals, notify, wait; then the
 //     exit status, --stats, and the cgroup removed (cleanUp).
