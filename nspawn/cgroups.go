@@ -248,12 +248,8 @@ func (p *placement) admit(plan *Plan, ids idMapping, out reporter, pid int, inte
 		return p.group.Join(pid)
 	}
 	var err error
-	var ifaces []int32
-	if c.Register {
-		ifaces = interfaces()
-	}
 	p.reg, err = machine.Register(machine.Machine{
-		Name: plan.Machine, UUID: plan.UUID, Leader: pid, Root: plan.Root, Interfaces: ifaces,
+		Name: plan.Machine, UUID: plan.UUID, Leader: pid, Root: plan.Root, Interfaces: interfaces(),
 		Slice: c.Slice, Properties: scopeProperties(plan),
 	}, c.Register, c.KeepUnit)
 	if err != nil || c.KeepUnit {

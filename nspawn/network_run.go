@@ -57,7 +57,9 @@ func (c *container) startLinks() {
 	}
 	done := make(chan error, 1)
 	c.linksMade = done
-	if slices.ContainsFunc(c.plan.Network.Links, func(l LinkPlan) bool { return l.Kind == LinkVeth }) {
+	// Only machined is told the veth's index: no lookup otherwise.
+	registers := c.plan.Cgroup.admitsAfterPivot() && c.plan.Cgroup.Register
+	if registers && slices.ContainsFunc(c.plan.Network.Links, func(l LinkPlan) bool { return l.Kind == LinkVeth }) {
 		c.hostVeth = make(chan int32, 1)
 	}
 	go func() {
@@ -71,7 +73,8 @@ func (c *container) startLinks() {
 
 // awaitHostVeth returns the interfaces machined is told about, as
 // systemd-nspawn tells it: the veth's host end, once it is made (its
-// configuration goes on meanwhile); none without one.
+// configuration goes on meanwhile); none without one, or where nspawn
+// registers with no machined.
 func (c *container) awaitHostVeth() []int32 {
 	if c.hostVeth == nil {
 		return nil

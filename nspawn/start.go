@@ -47,8 +47,9 @@ type container struct {
 	net       *containerNet
 	linksMade chan error
 	// hostVeth carries the index of the veth's host end once it is made
-	// (-n, --network-bridge, --network-zone), for machined; closed
-	// without one when the links fail first.
+	// (-n, --network-bridge, --network-zone), for machined (nil when
+	// nspawn registers nothing); closed without one when the links fail
+	// first.
 	hostVeth chan int32
 	// upper is -x's upper directory on disk, "" for none.
 	upper string
