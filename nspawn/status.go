@@ -109,19 +109,27 @@ func reportPivoted(sock *os.File) error {
 	if err := unix.Sendmsg(int(sock.Fd()), []byte{msgPivoted}, nil, nil, 0); err != nil {
 		return fmt.Errorf("tell nspawn the container stands in its tree: %w", err)
 	}
-	buf := make([]byte, 1)
+	_, err := awaitWord(sock, msgAdmitted, 1, "the container's registration")
+	return err
+}
+
+// awaitWord waits, in the child, for nspawn's message tagged tag (at
+// most size bytes) and returns what follows the tag; an empty read, or
+// another tag, is nspawn gone.
+func awaitWord(sock *os.File, tag byte, size int, what string) ([]byte, error) {
+	buf := make([]byte, size)
 	for {
 		n, _, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, nil, 0)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("wait for the container's registration: %w", err)
+			return nil, fmt.Errorf("wait for %s: %w", what, err)
 		}
-		if n == 0 || buf[0] != msgAdmitted {
-			return fmt.Errorf("wait for the container's registration: nspawn went away")
+		if n == 0 || buf[0] != tag {
+			return nil, fmt.Errorf("wait for %s: nspawn went away", what)
 		}
-		return nil
+		return buf[1:n], nil
 	}
 }
 
@@ -163,18 +171,6 @@ func sendNetworkReady(sock *os.File, resolvConf string) error {
 // awaitNetworkReady waits, in the child, for sendNetworkReady; an
 // empty read is nspawn gone.
 func awaitNetworkReady(sock *os.File) (resolvConf string, err error) {
-	buf := make([]byte, 64<<10)
-	for {
-		n, _, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, nil, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("wait for the network: %w", err)
-		}
-		if n == 0 || buf[0] != msgNetwork {
-			return "", fmt.Errorf("wait for the network: nspawn went away")
-		}
-		return string(buf[1:n]), nil
-	}
+	word, err := awaitWord(sock, msgNetwork, 64<<10, "the network")
+	return string(word), err
 }
