@@ -71,6 +71,13 @@ func run(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(nspawnBin, args...)
 	cmd.Stdin = strings.NewReader(stdin)
+	return runToEnd(t, cmd, args)
+}
+
+// runToEnd runs cmd, an nspawn of args, to its end and collects what it
+// said.
+func runToEnd(t *testing.T, cmd *exec.Cmd, args []string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	// A leaked container holding the output pipes must show up as a leak,

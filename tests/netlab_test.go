@@ -153,15 +153,7 @@ mount --bind "$s/devices/virtual/net" /sys/devices/virtual/net && umount -l "$s"
 // run runs nspawn in the lab to its end.
 func (lab *netLab) run(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := lab.command(args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitWithin(t, cmd, fmt.Sprintf("nspawn %q", args), errb.String)
-	return result{out.String(), errb.String(), exitStatus(cmd.ProcessState)}
+	return runToEnd(t, lab.command(args...), args)
 }
 
 // mustRun runs nspawn in the lab and requires exit status 0.

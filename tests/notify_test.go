@@ -66,19 +66,12 @@ func leaderPID(t *testing.T, msg string, ready bool) int {
 // running container's PID 1: PID 1 of a PID namespace of its own.
 func checkLeader(t *testing.T, pid int) {
 	t.Helper()
+	// NSpid lists the PID in each namespace from the test's down: pid
+	// here, 1 in the one below.
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err != nil || ns == mustReadlink(t, "/proc/self/ns/pid") || !strings.Contains(string(status), "\nNSpid:\t"+strconv.Itoa(pid)+"\t1\n") {
+	if err != nil || !strings.Contains(string(status), "\nNSpid:\t"+strconv.Itoa(pid)+"\t1\n") {
 		t.Errorf("X_NSPAWN_LEADER_PID=%d is not a container's PID 1 (%v):\n%s", pid, err, status)
 	}
-}
-
-func mustReadlink(t *testing.T, path string) string {
-	t.Helper()
-	s, err := os.Readlink(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // TestNotifyReadyYes: with --notify-ready=yes, READY=1 reaches nspawn's
